@@ -1,0 +1,1 @@
+"""HTTP API (GraphQL and the Detective-compatible REST API) and the gumshoe command."""

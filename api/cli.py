@@ -1,0 +1,150 @@
+"""The `gumshoe` command: load sources into a store, export a graph, serve the API.
+
+Exit codes: 0 everything worked; 1 some input failed (the report says which); 2 usage errors
+(bad options, unknown store, ambiguous graph); 3 the store is unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from graph.export import write_jsonl
+from graph.open import open_store
+from graph.store import GraphNotFound, GraphStore, StoreUnavailable
+from loaders import DEFAULT_BATCH_EVENTS
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="gumshoe: a self-hosted behavior graph for AWS security investigations.",
+)
+err = Console(stderr=True)
+
+StoreOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.11
+    typer.Option(
+        "--store",
+        help="sqlite:///path/file.db or janusgraph://host:port (default: $GUMSHOE_STORE, "
+        "else a file in the user data directory)",
+    ),
+]
+GraphOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--graph", help="behavior graph ARN (default: the store's only graph)"),
+]
+
+
+def _store(uri: str | None) -> GraphStore:
+    try:
+        return open_store(uri)
+    except ValueError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except StoreUnavailable as e:
+        err.print(f"[red]error:[/] store unreachable: {e}")
+        raise typer.Exit(3) from None
+
+
+@app.command()
+def load(
+    paths: Annotated[list[str], typer.Argument(help="files, directories or s3://bucket/prefix")],
+    store: StoreOpt = None,
+    graph: GraphOpt = None,
+    admin_account: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="administrator account of a new graph (default: first record's)"),
+    ] = None,
+    source: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="force the source type instead of detecting it: cloudtrail"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
+    batch_events: Annotated[
+        int,
+        typer.Option(min=1, help="events per store transaction (memory grows with it)"),
+    ] = DEFAULT_BATCH_EVENTS,
+) -> None:
+    """Load CloudTrail logs (local or S3) into the behavior graph, exactly once."""
+    from loaders.graphs import UsageError
+    from loaders.pipeline import Loader, LoadOptions
+    from loaders.progress import progress_bar
+    from loaders.sources import SourceError
+
+    if source is not None and source != "cloudtrail":
+        err.print(f"[red]error:[/] unsupported --source {source!r} (supported: cloudtrail)")
+        raise typer.Exit(2)
+    s = _store(store)
+    options = LoadOptions(
+        graph=graph, admin_account=admin_account, source=source, batch_events=batch_events
+    )
+    try:
+        with progress_bar(enabled=not as_json and err.is_terminal, console=err) as progress:
+            report = Loader(s, options, progress=progress).load(paths)
+    except (UsageError, SourceError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    except StoreUnavailable as e:
+        err.print(f"[red]error:[/] store unreachable, stopped: {e}")
+        raise typer.Exit(3) from None
+    finally:
+        s.close()
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        from loaders.progress import print_summary
+
+        print_summary(report, err)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def export(
+    store: StoreOpt = None,
+    graph: GraphOpt = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", help="write here instead of standard output"),
+    ] = None,
+) -> None:
+    """Write the whole graph as JSON lines, deterministically sorted."""
+    s = _store(store)
+    try:
+        graphs = s.list_graphs()
+        if graph is None:
+            if len(graphs) != 1:
+                err.print(
+                    f"[red]error:[/] the store holds {len(graphs)} graphs; choose one with --graph"
+                )
+                raise typer.Exit(2)
+            graph = graphs[0].arn
+        if output is None:
+            write_jsonl(s.export(graph), sys.stdout)
+        else:
+            with open(output, "w", encoding="utf-8") as out:
+                write_jsonl(s.export(graph), out)
+    except GraphNotFound as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    finally:
+        s.close()
+
+
+@app.command()
+def graphs(store: StoreOpt = None) -> None:
+    """List the behavior graphs in a store."""
+    s = _store(store)
+    try:
+        for g in s.list_graphs():
+            typer.echo(f"{g.arn}\tadmin={g.admin_account}")
+    finally:
+        s.close()
+
+
+def main() -> None:
+    app()

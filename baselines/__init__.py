@@ -1,0 +1,1 @@
+"""Baselines: hourly series, seasonal expected values, new behaviors, investigations."""

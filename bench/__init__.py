@@ -1,0 +1,1 @@
+"""Benchmarks and synthetic workloads for gumshoe (run with `python -m bench.<module>`)."""

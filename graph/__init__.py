@@ -1,0 +1,1 @@
+"""The behavior graph: data model, store contract and backends (shared by every layer)."""

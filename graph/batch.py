@@ -1,0 +1,273 @@
+"""Counted deltas: what a loader hands to a store in one atomic write.
+
+Loaders never write one row per event. They add observations to a `DeltaBuffer`, which keeps one
+entry per vertex and per (edge, hour) with summed counters and first/last observed, and turn it
+into a `WriteBatch` together with the ledger entries of the source objects it came from. A store
+applies a batch in one transaction, so a source object's graph writes and its ledger entry commit
+or roll back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from graph.model import (
+    EDGE_TYPES,
+    HOUR,
+    VERTEX_TYPES,
+    Merge,
+    Scalar,
+    VertexRef,
+)
+
+LedgerStatus = Literal["loaded", "partial", "failed"]
+
+
+@dataclass(slots=True)
+class VertexDelta:
+    label: str
+    key: str
+    first: int
+    last: int
+    props: dict[str, Scalar] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> VertexRef:
+        return VertexRef(self.label, self.key)
+
+
+@dataclass(slots=True)
+class EdgeDelta:
+    label: str
+    src: VertexRef
+    dst: VertexRef
+    qualifier: str
+    first: int
+    last: int
+    # hour (epoch seconds, multiple of 3600) -> counter deltas in EdgeType.counters order
+    hours: dict[int, list[int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One source object (file, archive member or S3 object) and what became of it."""
+
+    source: str
+    version: str  # S3 ETag, or sha256 of a local file's bytes
+    size: int
+    status: LedgerStatus
+    kind: str  # source type, e.g. "cloudtrail"
+    records: int = 0
+    loaded: int = 0
+    skipped: int = 0
+    errors: tuple[str, ...] = ()
+    loaded_at: int = 0
+    hint: str = ""  # cheap change detector (local files: size and mtime) for skipping unread
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    graph: str
+    vertices: list[VertexDelta]
+    edges: list[EdgeDelta]
+    ledger: list[LedgerEntry]
+
+    def __len__(self) -> int:
+        return len(self.vertices) + sum(len(e.hours) for e in self.edges)
+
+
+def merge_prop(merge: Merge, old: Scalar, new: Scalar) -> Scalar:
+    """Combine a stored property value with a new one; None never overwrites a value."""
+    if new is None:
+        return old
+    if old is None:
+        return new
+    if merge is Merge.FIRST:
+        return old
+    if merge is Merge.LAST:
+        return new
+    if merge is Merge.MIN:
+        return new if new < old else old  # type: ignore[operator]
+    return new if new > old else old  # type: ignore[operator]
+
+
+class DeltaBuffer:
+    """Accumulates vertex and hourly edge observations; bounded by the caller's flush policy."""
+
+    __slots__ = ("_edges", "_vertices", "hour_rows")
+
+    def __init__(self) -> None:
+        self._vertices: dict[VertexRef, VertexDelta] = {}
+        self._edges: dict[tuple[str, VertexRef, VertexRef, str], EdgeDelta] = {}
+        self.hour_rows = 0
+
+    def __len__(self) -> int:
+        return len(self._vertices) + self.hour_rows
+
+    def vertex(
+        self,
+        ref: VertexRef,
+        first: int,
+        last: int | None = None,
+        props: dict[str, Scalar] | None = None,
+    ) -> None:
+        last = first if last is None else last
+        vd = self._vertices.get(ref)
+        if vd is None:
+            clean: dict[str, Scalar] = (
+                {k: v for k, v in props.items() if v is not None} if props else {}
+            )
+            self._vertices[ref] = VertexDelta(ref.label, ref.key, first, last, clean)
+            return
+        if first < vd.first:
+            vd.first = first
+        if last > vd.last:
+            vd.last = last
+        if props:
+            vt = VERTEX_TYPES[ref.label]
+            current = vd.props
+            for name, value in props.items():
+                if value is not None:
+                    current[name] = merge_prop(vt.merge_of(name), current.get(name), value)
+
+    def edge(
+        self,
+        label: str,
+        src: VertexRef,
+        dst: VertexRef,
+        first: int,
+        counts: Iterable[int],
+        qualifier: str = "",
+        last: int | None = None,
+    ) -> None:
+        """Add counts observed between `first` and `last` (same hour: `first`'s hour is used).
+
+        Both endpoints count as observed over the same span.
+        """
+        last = first if last is None else last
+        self.vertex(src, first, last)
+        self.vertex(dst, first, last)
+        self.count(label, src, dst, qualifier, first, last, counts)
+
+    def count(
+        self,
+        label: str,
+        src: VertexRef,
+        dst: VertexRef,
+        qualifier: str,
+        first: int,
+        last: int,
+        counts: Iterable[int],
+    ) -> None:
+        """`edge` for callers that record the endpoints' observations themselves (hot path)."""
+        key = (label, src, dst, qualifier)
+        ed = self._edges.get(key)
+        hour = first - first % HOUR
+        if ed is None:
+            ed = self._edges[key] = EdgeDelta(label, src, dst, qualifier, first, last)
+        else:
+            if first < ed.first:
+                ed.first = first
+            if last > ed.last:
+                ed.last = last
+        row = ed.hours.get(hour)
+        if row is None:
+            ed.hours[hour] = list(counts)
+            self.hour_rows += 1
+        else:
+            for i, c in enumerate(counts):
+                row[i] += c
+
+    def count_from(
+        self,
+        label: str,
+        sources: tuple[VertexRef, ...],
+        dst: VertexRef,
+        qualifier: str,
+        first: int,
+        last: int,
+        counts: tuple[int, int],
+    ) -> None:
+        """`count` of one two-counter observation from each of `sources` (a principal and its
+        rollups): the loaders' innermost loop, kept free of per-edge calls."""
+        edges = self._edges
+        hour = first - first % HOUR
+        for src in sources:
+            key = (label, src, dst, qualifier)
+            ed = edges.get(key)
+            if ed is None:
+                edges[key] = EdgeDelta(label, src, dst, qualifier, first, last, {hour: [*counts]})
+                self.hour_rows += 1
+                continue
+            if first < ed.first:
+                ed.first = first
+            if last > ed.last:
+                ed.last = last
+            row = ed.hours.get(hour)
+            if row is None:
+                ed.hours[hour] = [*counts]
+                self.hour_rows += 1
+            else:
+                row[0] += counts[0]
+                row[1] += counts[1]
+
+    def absorb(self, other: DeltaBuffer) -> None:
+        """Add everything `other` holds (which is left empty)."""
+        for ref, vd in other._vertices.items():
+            self.vertex(ref, vd.first, vd.last, vd.props)
+        for key, ed in other._edges.items():
+            mine = self._edges.get(key)
+            if mine is None:
+                self._edges[key] = ed
+                self.hour_rows += len(ed.hours)
+                continue
+            mine.first = min(mine.first, ed.first)
+            mine.last = max(mine.last, ed.last)
+            for hour, counts in ed.hours.items():
+                row = mine.hours.get(hour)
+                if row is None:
+                    mine.hours[hour] = counts
+                    self.hour_rows += 1
+                else:
+                    for i, c in enumerate(counts):
+                        row[i] += c
+        other._vertices, other._edges, other.hour_rows = {}, {}, 0
+
+    def take(self, graph: str, ledger: list[LedgerEntry]) -> WriteBatch:
+        """Return everything accumulated as a batch and start empty again."""
+        batch = WriteBatch(graph, list(self._vertices.values()), list(self._edges.values()), ledger)
+        self._vertices = {}
+        self._edges = {}
+        self.hour_rows = 0
+        return batch
+
+
+def validate_batch(batch: WriteBatch) -> None:
+    """Reject batches that break the data model before they reach a store."""
+    for vd in batch.vertices:
+        vt = VERTEX_TYPES.get(vd.label)
+        if vt is None:
+            raise ValueError(f"unknown vertex label {vd.label!r}")
+        if not vd.key:
+            raise ValueError(f"empty key for {vd.label} vertex")
+        unknown = set(vd.props) - set(vt.prop_names)
+        if unknown:
+            raise ValueError(f"{vd.label} has no properties {sorted(unknown)}")
+    checked: set[tuple[str, str, str, bool]] = set()
+    for ed in batch.edges:
+        shape = (ed.label, ed.src.label, ed.dst.label, bool(ed.qualifier))
+        if shape not in checked:
+            et = EDGE_TYPES.get(ed.label)
+            if et is None:
+                raise ValueError(f"unknown edge label {ed.label!r}")
+            if ed.src.label not in et.src or ed.dst.label not in et.dst:
+                raise ValueError(f"{ed.label} cannot join {ed.src.label} to {ed.dst.label}")
+            if et.qualifier_doc is None and ed.qualifier:
+                raise ValueError(f"{ed.label} edges take no qualifier")
+            checked.add(shape)
+        width = len(EDGE_TYPES[ed.label].counters)
+        for hour, counts in ed.hours.items():
+            if hour % HOUR or len(counts) != width:
+                raise ValueError(f"bad hourly row for {ed.label}: {hour} {counts}")

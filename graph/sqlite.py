@@ -1,0 +1,356 @@
+"""The embedded store: the behavior graph in one SQLite file.
+
+It is the default backend and the reference implementation of the store contract (and the test
+double that JanusGraph is compared against). WAL mode lets one loader write while the API reads.
+Writes cache vertex and edge ids between batches; the cache is safe because first/last observed
+only ever grow outwards (min/max in SQL), and it is dropped whenever anything was deleted
+(a generation counter in `meta`) or a transaction rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch, merge_prop, validate_batch
+from graph.model import MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
+from graph.sqlite_reads import SqliteReads
+from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
+from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError
+
+_CACHE_LIMIT = 200_000
+_STAGE_EDGES = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged_edges (n INTEGER PRIMARY KEY, label TEXT,"
+    " src INTEGER, dst INTEGER, qualifier TEXT, first INTEGER, last INTEGER)"
+)
+_STAGE_HOURS = (
+    "CREATE TEMP TABLE IF NOT EXISTS staged_hours (n INTEGER, hour INTEGER,"
+    " c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER)"
+)
+_PAD = (0,) * MAX_COUNTERS
+
+
+class SqliteStore(SqliteReads):
+    def __init__(self, path: str | Path, *, uri: str | None = None) -> None:
+        self.path = Path(path)
+        self.uri = uri or f"sqlite://{self.path.resolve()}"
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._vcache: dict[tuple[int, str, str], list[Any]] = {}
+        self._generation = ""
+        self._graph_ids: dict[str, int] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._conn()
+        with self._lock:
+            con.executescript(DDL)
+            con.execute(
+                "INSERT OR IGNORE INTO meta(k, v) VALUES ('schema', ?), ('generation', '0')",
+                (SCHEMA_VERSION,),
+            )
+            found = con.execute("SELECT v FROM meta WHERE k='schema'").fetchone()[0]
+        if found != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {found}, expected {SCHEMA_VERSION}")
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            for pragma in PRAGMAS:
+                con.execute(pragma)
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # -- graphs ------------------------------------------------------------------------------
+    def create_graph(self, info: GraphInfo) -> GraphInfo:
+        con = self._conn()
+        con.execute(
+            "INSERT OR IGNORE INTO graphs(arn, admin_account, created, takes_all_accounts, props)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                info.arn,
+                info.admin_account,
+                info.created,
+                int(info.takes_all_accounts),
+                json.dumps(dict(info.props), sort_keys=True),
+            ),
+        )
+        return next(g for g in self.list_graphs() if g.arn == info.arn)
+
+    def list_graphs(self) -> list[GraphInfo]:
+        rows = self._conn().execute(
+            "SELECT arn, admin_account, created, takes_all_accounts, props FROM graphs ORDER BY id"
+        )
+        return [GraphInfo(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
+
+    def _graph_id(self, arn: str) -> int:
+        gid = self._graph_ids.get(arn)
+        if gid is None:
+            row = self._conn().execute("SELECT id FROM graphs WHERE arn=?", (arn,)).fetchone()
+            if row is None:
+                raise GraphNotFound(f"no graph {arn} in {self.uri}")
+            gid = self._graph_ids[arn] = row[0]
+        return gid
+
+    def delete_graph(self, arn: str) -> None:
+        gid = self._graph_id(arn)
+        con = self._conn()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(
+                "DELETE FROM edge_hours WHERE edge IN (SELECT id FROM edges WHERE graph=?)", (gid,)
+            )
+            for table in ("edges", "terms", "vertices", "ledger"):
+                con.execute(f"DELETE FROM {table} WHERE graph=?", (gid,))
+            con.execute("DELETE FROM graphs WHERE id=?", (gid,))
+            con.execute("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k='generation'")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            self._graph_ids.pop(arn, None)
+            self._drop_caches()
+
+    # -- ledger ------------------------------------------------------------------------------
+    def ledger(self, graph: str, sources: Sequence[str]) -> dict[str, list[LedgerEntry]]:
+        gid = self._graph_id(graph)
+        out: dict[str, list[LedgerEntry]] = {}
+        con = self._conn()
+        for chunk in _chunks(list(dict.fromkeys(sources)), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = con.execute(
+                "SELECT source, version, size, status, kind, records, loaded, skipped, errors,"
+                f" loaded_at, hint FROM ledger WHERE graph=? AND source IN ({marks})"
+                " ORDER BY source, loaded_at, version",
+                (gid, *chunk),
+            )
+            for r in rows:
+                entry = LedgerEntry(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    r[7],
+                    tuple(json.loads(r[8])),
+                    r[9],
+                    r[10],
+                )
+                out.setdefault(r[0], []).append(entry)
+        return out
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(self, batch: WriteBatch) -> None:
+        validate_batch(batch)
+        gid = self._graph_id(batch.graph)
+        con = self._conn()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            generation = con.execute("SELECT v FROM meta WHERE k='generation'").fetchone()[0]
+            if generation != self._generation:
+                self._drop_caches()
+                self._generation = generation
+            self._check_ledger(con, gid, batch.ledger)
+            ids = self._write_vertices(con, gid, batch.vertices)
+            self._write_edges(con, gid, batch.edges, ids)
+            con.executemany(
+                "INSERT OR REPLACE INTO ledger(graph, source, version, size, status, kind,"
+                " records, loaded, skipped, errors, loaded_at, hint)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        gid,
+                        e.source,
+                        e.version,
+                        e.size,
+                        e.status,
+                        e.kind,
+                        e.records,
+                        e.loaded,
+                        e.skipped,
+                        json.dumps(list(e.errors)),
+                        e.loaded_at,
+                        e.hint,
+                    )
+                    for e in batch.ledger
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            # ids handed out inside the rolled-back transaction no longer exist
+            self._drop_caches()
+            raise
+
+    def _drop_caches(self) -> None:
+        self._vcache.clear()
+
+    @staticmethod
+    def _check_ledger(con: sqlite3.Connection, gid: int, entries: Sequence[LedgerEntry]) -> None:
+        done = []
+        for e in entries:
+            row = con.execute(
+                "SELECT status FROM ledger WHERE graph=? AND source=? AND version=?",
+                (gid, e.source, e.version),
+            ).fetchone()
+            if row is not None and row[0] != "failed":
+                done.append(e.source)
+        if done:
+            raise LedgerConflict(done)
+
+    def _write_vertices(
+        self, con: sqlite3.Connection, gid: int, vertices: Sequence[VertexDelta]
+    ) -> dict[VertexRef, int]:
+        cache = self._vcache
+        if len(cache) > _CACHE_LIMIT:
+            cache.clear()
+        ids: dict[VertexRef, int] = {}
+        for vd in vertices:
+            ck = (gid, vd.label, vd.key)
+            cached = cache.get(ck)
+            if cached is None:
+                row = con.execute(
+                    "SELECT id, first, last, props FROM vertices"
+                    " WHERE graph=? AND label=? AND key=?",
+                    ck,
+                ).fetchone()
+                if row is None:
+                    vid = con.execute(
+                        "INSERT INTO vertices(graph, label, key, first, last, props)"
+                        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                        (gid, vd.label, vd.key, vd.first, vd.last, _props_json(vd.props)),
+                    ).fetchone()[0]
+                    self._add_terms(con, gid, vd.label, vid, vd.key, vd.props)
+                    cache[ck] = [vid, vd.first, vd.last, dict(vd.props)]
+                    ids[vd.ref] = vid
+                    continue
+                cached = cache[ck] = [row[0], row[1], row[2], json.loads(row[3])]
+            vid, first, last, props = cached
+            ids[vd.ref] = vid
+            merged = _merged(vd.label, props, vd.props)
+            if merged is not None:
+                # re-read inside the write lock: another process may have set properties
+                fresh = json.loads(
+                    con.execute("SELECT props FROM vertices WHERE id=?", (vid,)).fetchone()[0]
+                )
+                merged = _merged(vd.label, fresh, vd.props) or fresh
+                con.execute(
+                    "UPDATE vertices SET first=min(first, ?), last=max(last, ?), props=?"
+                    " WHERE id=?",
+                    (vd.first, vd.last, _props_json(merged), vid),
+                )
+                self._add_terms(con, gid, vd.label, vid, None, merged)
+                cached[3] = merged
+            elif vd.first < first or vd.last > last:
+                con.execute(
+                    "UPDATE vertices SET first=min(first, ?), last=max(last, ?) WHERE id=?",
+                    (vd.first, vd.last, vid),
+                )
+            cached[1] = min(first, vd.first)
+            cached[2] = max(last, vd.last)
+        return ids
+
+    @staticmethod
+    def _add_terms(
+        con: sqlite3.Connection,
+        gid: int,
+        label: str,
+        vid: int,
+        key: str | None,
+        props: dict[str, Scalar],
+    ) -> None:
+        terms = {props.get(p) for p in VERTEX_TYPES[label].search}
+        if key is not None:
+            terms.add(key)
+        con.executemany(
+            "INSERT OR IGNORE INTO terms(graph, label, term, vertex) VALUES (?, ?, ?, ?)",
+            [(gid, label, t, vid) for t in terms if isinstance(t, str) and t],
+        )
+
+    def _write_edges(
+        self,
+        con: sqlite3.Connection,
+        gid: int,
+        edges: Sequence[EdgeDelta],
+        ids: dict[VertexRef, int],
+    ) -> None:
+        """Stage the batch's edges in temp tables, then upsert them with two set statements,
+        so that matching staged rows to edge ids happens inside SQLite, not row by row here."""
+        staged: list[tuple[Any, ...]] = []
+        hours: list[tuple[int, ...]] = []
+        for n, ed in enumerate(edges):
+            try:
+                src, dst = ids[ed.src], ids[ed.dst]
+            except KeyError as missing:
+                raise ValueError(f"{ed.label} edge endpoint {missing} is not in the batch") from None
+            staged.append((n, ed.label, src, dst, ed.qualifier, ed.first, ed.last))
+            for hour, counts in ed.hours.items():
+                hours.append((n, hour, *counts, *_PAD[len(counts) :]))
+        con.execute(_STAGE_EDGES)
+        con.execute(_STAGE_HOURS)
+        con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?)", staged)
+        con.executemany("INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)", hours)
+        con.execute(
+            "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
+            " SELECT ?, label, src, dst, qualifier, first, last FROM temp.staged_edges WHERE true"
+            " ON CONFLICT(src, label, dst, qualifier) DO UPDATE SET"
+            " first=min(first, excluded.first), last=max(last, excluded.last)"
+            " WHERE excluded.first < first OR excluded.last > last",
+            (gid,),
+        )
+        con.execute(
+            "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
+            " SELECT e.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
+            " JOIN temp.staged_edges s ON s.n = h.n"
+            " JOIN edges e ON e.src = s.src AND e.label = s.label AND e.dst = s.dst"
+            " AND e.qualifier = s.qualifier WHERE true"
+            " ON CONFLICT(edge, hour) DO UPDATE SET c0=c0+excluded.c0, c1=c1+excluded.c1,"
+            " c2=c2+excluded.c2, c3=c3+excluded.c3"
+        )
+        con.execute("DELETE FROM temp.staged_hours")
+        con.execute("DELETE FROM temp.staged_edges")
+
+    def export(self, graph: str) -> Iterator[dict[str, Any]]:
+        return self._export(self._graph_id(graph), graph)
+
+
+def _props_json(props: dict[str, Scalar]) -> str:
+    return json.dumps({k: v for k, v in props.items() if v is not None}, sort_keys=True)
+
+
+def _merged(label: str, old: dict[str, Scalar], new: dict[str, Scalar]) -> dict[str, Scalar] | None:
+    """The merged properties, or None when `new` changes nothing."""
+    if not new:
+        return None
+    vt = VERTEX_TYPES[label]
+    out: dict[str, Scalar] | None = None
+    for name, value in new.items():
+        current = old.get(name)
+        merged = merge_prop(vt.merge_of(name), current, value)
+        if merged != current:
+            if out is None:
+                out = dict(old)
+            out[name] = merged
+    return out
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,213 @@
+"""Reads of the embedded store: lookups, search, neighbours, hourly series and export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from graph.export import edge_record, vertex_record
+from graph.model import EDGE_TYPES, VertexRef
+from graph.store import Direction, Neighbour, SearchPage, Vertex, in_range
+
+_CHUNK = 400
+
+
+def glob_pattern(query: str) -> str:
+    """A GLOB pattern matching `query` as a prefix, with `*` as the only wildcard."""
+    escaped = "".join(f"[{c}]" if c in "[]?" else c for c in query)
+    return escaped if escaped.endswith("*") else escaped + "*"
+
+
+class SqliteReads:
+    def _conn(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    def _graph_id(self, arn: str) -> int:
+        raise NotImplementedError
+
+    def _ids(self, gid: int, refs: Sequence[VertexRef]) -> dict[int, VertexRef]:
+        con = self._conn()
+        by_label: dict[str, list[str]] = {}
+        for ref in dict.fromkeys(refs):
+            by_label.setdefault(ref.label, []).append(ref.key)
+        out: dict[int, VertexRef] = {}
+        for label, keys in by_label.items():
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for vid, key in con.execute(
+                    f"SELECT id, key FROM vertices WHERE graph=? AND label=? AND key IN ({marks})",
+                    (gid, label, *chunk),
+                ):
+                    out[vid] = VertexRef(label, key)
+        return out
+
+    def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]:
+        gid = self._graph_id(graph)
+        con = self._conn()
+        ids = self._ids(gid, refs)
+        out: dict[VertexRef, Vertex] = {}
+        id_list = list(ids)
+        for i in range(0, len(id_list), _CHUNK):
+            chunk = id_list[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for label, key, first, last, props in con.execute(
+                f"SELECT label, key, first, last, props FROM vertices WHERE id IN ({marks})", chunk
+            ):
+                out[VertexRef(label, key)] = Vertex(label, key, first, last, json.loads(props))
+        return out
+
+    def search(
+        self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
+    ) -> SearchPage:
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        gid = self._graph_id(graph)
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT v.label, v.key, v.first, v.last, v.props FROM vertices v WHERE v.id IN"
+                " (SELECT vertex FROM terms WHERE graph=? AND label=? AND term GLOB ?)"
+                " AND v.key > ? ORDER BY v.key LIMIT ?",
+                (gid, label, glob_pattern(query), after or "", limit + 1),
+            )
+            .fetchall()
+        )
+        found = [Vertex(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows[:limit]]
+        return SearchPage(found, found[-1].key if len(rows) > limit else None)
+
+    def _edge_filter(
+        self,
+        gid: int,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        direction: Direction,
+        other_labels: frozenset[str] | None,
+        others: Sequence[VertexRef] | None,
+    ) -> tuple[dict[int, VertexRef], str, str, list[Any]]:
+        """The ids of `refs`, the edge columns (near, far) and a WHERE clause with its args."""
+        ids = self._ids(gid, refs)
+        near, far = ("src", "dst") if direction is Direction.OUT else ("dst", "src")
+        marks = ",".join("?" * len(ids))
+        where = f"e.{near} IN ({marks}) AND e.label = ?"
+        args: list[Any] = [*ids, edge_label]
+        if other_labels is not None:
+            where += f" AND o.label IN ({','.join('?' * len(other_labels))})"
+            args.extend(sorted(other_labels))
+        if others is not None:
+            other_ids = self._ids(gid, others)
+            where += f" AND e.{far} IN ({','.join('?' * len(other_ids))})"
+            args.extend(other_ids)
+        return ids, near, far, [where, *args]
+
+    def neighbours(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int | None = None,
+        end: int | None = None,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+    ) -> dict[VertexRef, list[Neighbour]]:
+        in_range(start, end)
+        n = len(EDGE_TYPES[edge_label].counters)
+        gid = self._graph_id(graph)
+        ids, near, far, (where, *args) = self._edge_filter(
+            gid, refs, edge_label, direction, other_labels, others
+        )
+        out: dict[VertexRef, list[Neighbour]] = {ref: [] for ref in ids.values()}
+        if not ids:
+            return out
+        hours = ""
+        if start is not None:
+            hours = " AND h.hour >= ? AND h.hour < ?"
+            args = [start, end, *args]
+        rows = self._conn().execute(
+            f"SELECT e.{near}, o.label, o.key, e.qualifier, e.first, e.last,"
+            " sum(h.c0), sum(h.c1), sum(h.c2), sum(h.c3)"
+            f" FROM edges e JOIN edge_hours h ON h.edge = e.id{hours}"
+            f" JOIN vertices o ON o.id = e.{far} WHERE {where}"
+            " GROUP BY e.id ORDER BY o.label, o.key, e.qualifier",
+            args,
+        )
+        for r in rows:
+            out[ids[r[0]]].append(Neighbour(VertexRef(r[1], r[2]), r[3], r[4], r[5], r[6 : 6 + n]))
+        return out
+
+    def series(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+        qualifier: str | None = None,
+    ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
+        in_range(start, end)
+        n = len(EDGE_TYPES[edge_label].counters)
+        gid = self._graph_id(graph)
+        ids, near, far, (where, *args) = self._edge_filter(
+            gid, refs, edge_label, direction, other_labels, others
+        )
+        out: dict[VertexRef, list[tuple[int, tuple[int, ...]]]] = {r: [] for r in ids.values()}
+        if not ids:
+            return out
+        join_other = f" JOIN vertices o ON o.id = e.{far}" if other_labels is not None else ""
+        if qualifier is not None:
+            where += " AND e.qualifier = ?"
+            args.append(qualifier)
+        rows = self._conn().execute(
+            f"SELECT e.{near}, h.hour, sum(h.c0), sum(h.c1), sum(h.c2), sum(h.c3)"
+            " FROM edges e JOIN edge_hours h ON h.edge = e.id AND h.hour >= ? AND h.hour < ?"
+            f"{join_other} WHERE {where} GROUP BY e.{near}, h.hour ORDER BY e.{near}, h.hour",
+            [start, end, *args],
+        )
+        for r in rows:
+            out[ids[r[0]]].append((r[1], tuple(r[2 : 2 + n])))
+        return out
+
+    def _export(self, gid: int, graph: str) -> Iterator[dict[str, Any]]:
+        con = self._conn()
+        vertices = con.execute(
+            "SELECT label, key, first, last, props FROM vertices WHERE graph=? ORDER BY label, key",
+            (gid,),
+        )
+        for label, key, first, last, props in vertices:
+            yield vertex_record(graph, label, key, first, last, json.loads(props))
+        rows = con.execute(
+            "SELECT e.id, e.label, s.label, s.key, d.label, d.key, e.qualifier, e.first, e.last,"
+            " h.hour, h.c0, h.c1, h.c2, h.c3 FROM edges e"
+            " JOIN vertices s ON s.id = e.src JOIN vertices d ON d.id = e.dst"
+            " JOIN edge_hours h ON h.edge = e.id WHERE e.graph = ?"
+            " ORDER BY e.label, s.label, s.key, d.label, d.key, e.qualifier, h.hour",
+            (gid,),
+        )
+        current: int | None = None
+        head: tuple[Any, ...] = ()
+        hours: list[tuple[int, tuple[int, ...]]] = []
+        for r in rows:
+            if r[0] != current:
+                if current is not None:
+                    yield _edge(graph, head, hours)
+                current, head, hours = r[0], r[1:9], []
+            hours.append((r[9], tuple(r[10:14])))
+        if current is not None:
+            yield _edge(graph, head, hours)
+
+
+def _edge(
+    graph: str, head: tuple[Any, ...], hours: list[tuple[int, tuple[int, ...]]]
+) -> dict[str, Any]:
+    label, sl, sk, dl, dk, qualifier, first, last = head
+    return edge_record(
+        graph, label, VertexRef(sl, sk), VertexRef(dl, dk), qualifier, first, last, hours
+    )

@@ -1,0 +1,89 @@
+"""Tables of the embedded SQLite store (one file, WAL, one writer and any number of readers)."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = "1"
+
+# Counters are stored in fixed columns c0..c3; EdgeType.counters names them per label.
+COUNTER_COLUMNS = ("c0", "c1", "c2", "c3")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS graphs (
+    id INTEGER PRIMARY KEY,
+    arn TEXT NOT NULL UNIQUE,
+    admin_account TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    takes_all_accounts INTEGER NOT NULL,
+    props TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS vertices (
+    id INTEGER PRIMARY KEY,
+    graph INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    key TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    props TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (graph, label, key)
+);
+-- Search terms: the key plus the values of the label's search properties (name, ARN, ...).
+-- BINARY collation keeps search case-sensitive and lets GLOB 'prefix*' use the index.
+CREATE TABLE IF NOT EXISTS terms (
+    graph INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    term TEXT NOT NULL,
+    vertex INTEGER NOT NULL,
+    PRIMARY KEY (graph, label, term, vertex)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS edges (
+    id INTEGER PRIMARY KEY,
+    graph INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    src INTEGER NOT NULL,
+    dst INTEGER NOT NULL,
+    qualifier TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,
+    UNIQUE (src, label, dst, qualifier)
+);
+CREATE INDEX IF NOT EXISTS edges_in ON edges (dst, label);
+CREATE INDEX IF NOT EXISTS edges_graph ON edges (graph, label);
+CREATE TABLE IF NOT EXISTS edge_hours (
+    edge INTEGER NOT NULL,
+    hour INTEGER NOT NULL,
+    c0 INTEGER NOT NULL,
+    c1 INTEGER NOT NULL,
+    c2 INTEGER NOT NULL,
+    c3 INTEGER NOT NULL,
+    PRIMARY KEY (edge, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger (
+    graph INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    version TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    loaded INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    errors TEXT NOT NULL,
+    loaded_at INTEGER NOT NULL,
+    hint TEXT NOT NULL,
+    PRIMARY KEY (graph, source, version)
+);
+"""
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # NORMAL in WAL mode is durable against process crashes (kill -9); only an OS crash or power
+    # loss can roll back the last commits, and then the ledger rolls back with them.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=60000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-65536",
+)

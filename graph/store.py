@@ -1,0 +1,173 @@
+"""The store contract: the few operations every backend implements, and nothing more.
+
+Writes are counted deltas applied atomically together with ledger entries (see graph.batch).
+Reads are narrow and batched so that a profile needs a bounded number of round trips, and each one
+maps onto a single Gremlin traversal as well as onto SQL:
+
+- `vertices`: entity lookup by (label, key), many at once;
+- `search`: by key or any search term (name, ARN, ...): prefix match, or `*` wildcards; exact case;
+- `neighbours`: the edges of one label around many vertices, with counters summed over an hour
+  range and each edge's first/last observed (what new-behavior queries need);
+- `series`: hourly counters of one relationship summed over neighbours, for many vertices.
+
+Time ranges are half-open [start, end) in UTC epoch seconds; hours are hour starts.
+The embedded SQLite store is the reference implementation and the test double; the contract suite
+in tests/contract runs unchanged against every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from graph.batch import LedgerEntry, WriteBatch
+from graph.model import Scalar, VertexRef
+
+
+class Direction(Enum):
+    OUT = "out"  # edges whose source is the given vertex
+    IN = "in"  # edges whose target is the given vertex
+
+
+@dataclass(frozen=True, slots=True)
+class GraphInfo:
+    arn: str
+    admin_account: str
+    created: int
+    # A graph created by `gumshoe load` takes every account it sees (organization auto-enable).
+    takes_all_accounts: bool = True
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+
+@dataclass(frozen=True, slots=True)
+class Vertex:
+    label: str
+    key: str
+    first: int
+    last: int
+    props: Mapping[str, Scalar]
+
+    @property
+    def ref(self) -> VertexRef:
+        return VertexRef(self.label, self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """One edge seen from one of its ends."""
+
+    ref: VertexRef  # the vertex at the other end
+    qualifier: str
+    first: int  # first/last observed of the edge, over all time
+    last: int
+    counts: tuple[int, ...]  # counters summed over the requested range (all time without one)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    vertices: list[Vertex]
+    next_after: str | None  # pass as `after` for the next page; None on the last page
+
+
+class StoreError(Exception):
+    """Base class of store failures (hierarchy: StoreUnavailable, LedgerConflict, NotFound)."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend cannot be reached; nothing was written. Callers may retry."""
+
+
+class LedgerConflict(StoreError):
+    """A batch names source objects another load already committed; nothing was written."""
+
+    def __init__(self, sources: Sequence[str]) -> None:
+        super().__init__(f"already loaded: {', '.join(sources)}")
+        self.sources = list(sources)
+
+
+class GraphNotFound(StoreError):
+    pass
+
+
+class GraphStore(Protocol):
+    uri: str
+
+    def close(self) -> None: ...
+
+    # -- graphs ------------------------------------------------------------------------------
+    def create_graph(self, info: GraphInfo) -> GraphInfo:
+        """Create the graph, or return the existing one with the same ARN."""
+        ...
+
+    def list_graphs(self) -> list[GraphInfo]: ...
+
+    def delete_graph(self, arn: str) -> None:
+        """Expunge the graph: every vertex, edge, hourly count and ledger entry."""
+        ...
+
+    # -- writes and the ledger ---------------------------------------------------------------
+    def write(self, batch: WriteBatch) -> None:
+        """Apply a batch atomically. Raises LedgerConflict (writing nothing) when one of its
+        ledger entries names a source version already recorded as loaded or partial."""
+        ...
+
+    def ledger(self, graph: str, sources: Sequence[str]) -> dict[str, list[LedgerEntry]]:
+        """Ledger entries for the given source URIs (all versions)."""
+        ...
+
+    # -- reads -------------------------------------------------------------------------------
+    def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]: ...
+
+    def search(
+        self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
+    ) -> SearchPage: ...
+
+    def neighbours(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int | None = None,
+        end: int | None = None,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+    ) -> dict[VertexRef, list[Neighbour]]:
+        """Edges of `edge_label` around each ref. With a range, only edges with counts in it,
+        counts summed over it. `other_labels`/`others` restrict the vertex at the other end."""
+        ...
+
+    def series(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+        qualifier: str | None = None,
+    ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
+        """Hourly counters summed over the matching edges of each ref, sorted by hour;
+        hours without counts are absent."""
+        ...
+
+    def export(self, graph: str) -> Iterator[dict[str, Any]]:
+        """Every vertex then every edge (with hourly counts), in a deterministic order."""
+        ...
+
+
+def in_range(start: int | None, end: int | None) -> None:
+    if (start is None) != (end is None):
+        raise ValueError("give both start and end, or neither")
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"empty time range [{start}, {end})")

@@ -1,0 +1,413 @@
+"""CloudTrail: to graph. Events become hourly-counted deltas without one write per event.
+
+Each event adds 1 to a tuple (principal, hour, API, source IP, user agent, bucket, success);
+at flush, each distinct tuple expands into activity edges for the acting principal and its
+rollups (role, instance, account), which is where the per-event cost would otherwise be.
+Events that describe relationships (AssumeRole*, RunInstances, CreateBucket, ...) add their
+edges directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from graph.batch import DeltaBuffer
+from graph.model import (
+    ACCESSED_BUCKET,
+    ACCOUNT,
+    AGENT,
+    ANNOUNCED_BY,
+    API,
+    ASO,
+    ASSUMED_ROLE,
+    BELONGS_TO,
+    BUCKET,
+    CALLED,
+    CHAINED_TO,
+    GEO,
+    HAS_INTERFACE,
+    INSTANCE,
+    IP,
+    LAUNCHED,
+    LOCATED_IN,
+    ROLE,
+    SESSION,
+    STARTED_SESSION,
+    USED_AGENT,
+    USED_IP,
+    VertexRef,
+)
+from loaders.cloudtrail import Event, event_time
+from loaders.geo import GeoIndex, parse_source_ip
+from loaders.identity import Principal, resolve, role_name_of_session
+from loaders.timeparse import parse_time
+
+ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
+_PRINCIPAL_CACHE_LIMIT = 50_000
+
+
+class _Params(msgspec.Struct):
+    bucketName: str | None = None
+    roleArn: str | None = None
+    roleSessionName: str | None = None
+
+
+class _AssumedRoleUser(msgspec.Struct):
+    assumedRoleId: str | None = None
+    arn: str | None = None
+
+
+class _Nic(msgspec.Struct):
+    networkInterfaceId: str | None = None
+
+
+class _Nics(msgspec.Struct):
+    items: list[_Nic] = []
+
+
+class _Instance(msgspec.Struct):
+    instanceId: str | None = None
+    instanceType: str | None = None
+    imageId: str | None = None
+    vpcId: str | None = None
+    subnetId: str | None = None
+    networkInterfaceSet: _Nics | None = None
+
+
+class _Instances(msgspec.Struct):
+    items: list[_Instance] = []
+
+
+class _Response(msgspec.Struct):
+    assumedRoleUser: _AssumedRoleUser | None = None
+    instancesSet: _Instances | None = None
+    ConsoleLogin: str | None = None
+
+
+_params = msgspec.json.Decoder(_Params | None, strict=False)
+_response = msgspec.json.Decoder(_Response | None, strict=False)
+
+
+class Principals:
+    """Resolved principals by raw userIdentity bytes, shared by every object of a load."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[bytes, str | None], Principal] = {}
+
+    def get(self, raw: bytes, recipient: str | None) -> Principal:
+        key = (raw, recipient)
+        p = self._cache.get(key)
+        if p is None:
+            if len(self._cache) > _PRINCIPAL_CACHE_LIMIT:
+                self._cache.clear()
+            p = self._cache[key] = resolve(raw, recipient)
+        return p
+
+
+class CloudTrailDeltas:
+    """Staged deltas of one or more source objects (merge a finished object with `absorb`)."""
+
+    def __init__(self, principals: Principals) -> None:
+        self.principals = principals
+        self.tuples: dict[tuple[Any, ...], list[int]] = {}
+        self.direct = DeltaBuffer()
+        self.events = 0
+
+    def __len__(self) -> int:
+        return len(self.tuples) + len(self.direct)
+
+    def add(self, ev: Event, account_hint: str | None) -> str | None:
+        """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
+        ts = parse_time(event_time(ev) or "")
+        recipient = ev.recipientAccountId or account_hint
+        p = self.principals.get(bytes(ev.userIdentity), recipient)
+        source, name = ev.eventSource, ev.eventName
+        ok = not ev.errorCode
+        bucket = None
+        if source == "s3.amazonaws.com" and ev.requestParameters:
+            params = _decode(_params, ev.requestParameters, "requestParameters")
+            bucket = params.bucketName if params else None
+        if name in ASSUME_ROLE or name == "RunInstances" or name == "ConsoleLogin":
+            ok = self._special(ev, p, ts, ok)
+        elif ok and bucket and name in ("CreateBucket", "DeleteBucket"):
+            prop = "created" if name == "CreateBucket" else "deleted"
+            self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
+        key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)
+        acc = self.tuples.get(key)
+        if acc is None:
+            self.tuples[key] = [1, ts, ts]
+        else:
+            acc[0] += 1
+            if ts < acc[1]:
+                acc[1] = ts
+            elif ts > acc[2]:
+                acc[2] = ts
+        self.events += 1
+        return recipient or p.account
+
+    def _special(self, ev: Event, p: Principal, ts: int, ok: bool) -> bool:
+        resp = (
+            _decode(_response, ev.responseElements, "responseElements")
+            if ev.responseElements
+            else None
+        )
+        if ev.eventName == "ConsoleLogin":
+            return ok and not (resp and resp.ConsoleLogin == "Failure")
+        if not ok or resp is None:
+            return ok
+        if ev.eventName == "RunInstances" and resp.instancesSet:
+            self._instances(resp.instancesSet.items, p, ts, ev.awsRegion)
+        elif resp.assumedRoleUser and resp.assumedRoleUser.assumedRoleId:
+            params = _decode(_params, ev.requestParameters, "requestParameters")
+            self._assumed(resp.assumedRoleUser, params, p, ts, ev.eventName or "")
+        return ok
+
+    def _assumed(
+        self, user: _AssumedRoleUser, params: _Params | None, p: Principal, ts: int, how: str
+    ) -> None:
+        session_key = user.assumedRoleId or ""
+        role_pid, _, session_name = session_key.partition(":")
+        if not session_name:
+            return
+        role_arn = params.roleArn if params else None
+        role_account = _arn_account(role_arn) or _arn_account(user.arn)
+        role_name = role_arn.rsplit("/", 1)[-1] if role_arn else role_name_of_session(user.arn)
+        session, role = VertexRef(SESSION, session_key), VertexRef(ROLE, role_pid)
+        d = self.direct
+        d.vertex(
+            session,
+            ts,
+            ts,
+            {
+                "name": session_name,
+                "arn": user.arn,
+                "role_arn": role_arn,
+                "role_name": role_name,
+                "account": role_account,
+            },
+        )
+        d.vertex(role, ts, ts, {"name": role_name, "arn": role_arn, "account": role_account})
+        d.edge(ASSUMED_ROLE, session, role, ts, (1,))
+        if role_account:
+            acct = VertexRef(ACCOUNT, role_account)
+            d.edge(BELONGS_TO, session, acct, ts, (1,))
+            d.edge(BELONGS_TO, role, acct, ts, (1,))
+        caller = p.leaf or (VertexRef(ACCOUNT, p.account) if p.account else None)
+        if caller is not None and caller != session:
+            label = CHAINED_TO if caller.label == SESSION else STARTED_SESSION
+            d.edge(label, caller, session, ts, (1,), qualifier=how)
+
+    def _instances(self, items: list[_Instance], p: Principal, ts: int, region: str | None) -> None:
+        d = self.direct
+        for item in items:
+            if not item.instanceId:
+                continue
+            inst = VertexRef(INSTANCE, item.instanceId)
+            account = p.account
+            arn = (
+                f"arn:aws:ec2:{region}:{account}:instance/{item.instanceId}"
+                if region and account
+                else None
+            )
+            d.vertex(
+                inst,
+                ts,
+                ts,
+                {
+                    "arn": arn,
+                    "account": account,
+                    "region": region,
+                    "instance_type": item.instanceType,
+                    "image_id": item.imageId,
+                    "vpc_id": item.vpcId,
+                    "subnet_id": item.subnetId,
+                },
+            )
+            if p.leaf is not None:
+                d.edge(LAUNCHED, p.leaf, inst, ts, (1,))
+            if account:
+                d.edge(BELONGS_TO, inst, VertexRef(ACCOUNT, account), ts, (1,))
+            nics = item.networkInterfaceSet.items if item.networkInterfaceSet else []
+            for nic in nics:
+                if nic.networkInterfaceId:
+                    eni = VertexRef("NetworkInterface", nic.networkInterfaceId)
+                    d.vertex(
+                        eni,
+                        ts,
+                        ts,
+                        {
+                            "account": account,
+                            "vpc_id": item.vpcId,
+                            "subnet_id": item.subnetId,
+                            "region": region,
+                        },
+                    )
+                    d.edge(HAS_INTERFACE, inst, eni, ts, (1,))
+
+    def absorb(self, other: CloudTrailDeltas) -> None:
+        mine = self.tuples
+        for key, (n, first, last) in other.tuples.items():
+            acc = mine.get(key)
+            if acc is None:
+                mine[key] = [n, first, last]
+            else:
+                acc[0] += n
+                acc[1] = min(acc[1], first)
+                acc[2] = max(acc[2], last)
+        self.direct.absorb(other.direct)
+        self.events += other.events
+
+    def expand(self, out: DeltaBuffer, geo: GeoIndex) -> None:
+        """Write every staged observation into `out` and start empty again.
+
+        Tuples are first folded per relationship (a principal uses few IPs and user agents in an
+        hour, so USED_IP and USED_USER_AGENT compress well), then each folded row is counted for
+        the principal and every rollup at once.
+        """
+        out.absorb(self.direct)
+        ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]})
+        # (label, principal, hour, target vertex, qualifier) -> [successes, failures, first, last]
+        rows: dict[tuple[Any, ...], list[int]] = {}
+        principal_hours: dict[tuple[Principal, int], list[int]] = {}
+        ip_hours: dict[tuple[str, int], list[int]] = {}
+        # first/last observed of every endpoint, gathered once per folded row, not per edge
+        spans: dict[VertexRef, list[int]] = {}
+        apis: dict[tuple[str, str], VertexRef] = {}
+        agents: dict[str, VertexRef] = {}
+        # the folds below are written out instead of calling a helper: this loop runs once per
+        # staged tuple and is the loader's hot path
+        for (p, hour, source, name, src_ip, agent, bucket, ok), (n, first, last) in (
+            self.tuples.items()
+        ):
+            api = apis.get((source, name))
+            if api is None:
+                api = apis[(source, name)] = VertexRef(API, f"{source}:{name}")
+                out.vertex(api, first, last, {"service": source, "method": name})
+            good, bad = (n, 0) if ok else (0, n)
+            keys = [(CALLED, p, hour, api, src_ip or "")]
+            ip = ips.ref(src_ip)
+            if ip is not None:
+                keys.append((USED_IP, p, hour, ip, ""))
+                _bump(ip_hours, (ip.key, hour), n, first, last)
+            if agent:
+                ua = agents.get(agent)
+                if ua is None:
+                    ua = agents[agent] = VertexRef(AGENT, agent)
+                keys.append((USED_AGENT, p, hour, ua, ""))
+            if bucket:
+                keys.append((ACCESSED_BUCKET, p, hour, VertexRef(BUCKET, bucket), name))
+            for key in keys:
+                row = rows.get(key)
+                if row is None:
+                    rows[key] = [good, bad, first, last]
+                else:
+                    row[0] += good
+                    row[1] += bad
+                    if first < row[2]:
+                        row[2] = first
+                    if last > row[3]:
+                        row[3] = last
+            _bump(principal_hours, (p, hour), n, first, last)
+        count_from = out.count_from
+        for (label, p, _hour, ref, qualifier), (good, bad, first, last) in rows.items():
+            count_from(label, p.targets, ref, qualifier, first, last, (good, bad))
+            span = spans.get(ref)
+            if span is None:
+                spans[ref] = [0, first, last]
+            else:
+                if first < span[1]:
+                    span[1] = first
+                if last > span[2]:
+                    span[2] = last
+        seen: set[int] = set()
+        for (p, _hour), (n, first, last) in principal_hours.items():
+            if id(p) not in seen:
+                seen.add(id(p))
+                for ref, props in p.vertices:
+                    out.vertex(ref, first, last, props)
+            for target in p.targets:
+                _bump(spans, target, 0, first, last)
+            for label, src, dst in p.relations:
+                # both ends are among the principal's targets, whose spans are recorded above
+                out.count(label, src, dst, "", first, last, (n,))
+        for (address, _hour), (n, first, last) in ip_hours.items():
+            ips.relations(out, address, n, first, last)
+        for ref, (_n, first, last) in spans.items():
+            out.vertex(ref, first, last)
+        self.tuples = {}
+        self.events = 0
+
+
+def _bump(table: dict[Any, list[int]], key: Any, n: int, first: int, last: int) -> None:
+    acc = table.get(key)
+    if acc is None:
+        table[key] = [n, first, last]
+    else:
+        acc[0] += n
+        acc[1] = min(acc[1], first)
+        acc[2] = max(acc[2], last)
+
+
+class _IpRefs:
+    """IP vertices of one flush, enriched with one vectorized geolocation lookup."""
+
+    def __init__(self, geo: GeoIndex, raw_values: set[str]) -> None:
+        normalized = {raw: parse_source_ip(raw) for raw in raw_values}
+        addresses = sorted({a for a in normalized.values() if a})
+        infos = geo.lookup_many(addresses) if addresses else []
+        self._info = dict(zip(addresses, infos, strict=True))
+        self._refs = {raw: VertexRef(IP, a) for raw, a in normalized.items() if a}
+        self._written: set[str] = set()
+
+    def ref(self, raw: str | None) -> VertexRef | None:
+        return self._refs.get(raw) if raw else None
+
+    def relations(self, out: DeltaBuffer, address: str, n: int, first: int, last: int) -> None:
+        info = self._info[address]
+        ip = VertexRef(IP, address)
+        if address in self._written:
+            out.vertex(ip, first, last)
+        else:
+            self._written.add(address)
+            out.vertex(
+                ip,
+                first,
+                last,
+                {
+                    "version": info.version,
+                    "kind": info.kind,
+                    "country": info.country,
+                    "city": info.city,
+                    "asn": info.asn,
+                    "aso": info.aso,
+                },
+            )
+        if info.country:
+            place = f"{info.country}/{info.city}" if info.city else info.country
+            geo = VertexRef(GEO, place)
+            out.vertex(geo, first, last, {"country": info.country, "city": info.city})
+            out.edge(LOCATED_IN, ip, geo, first, (n,), "", last)
+        if info.asn is not None:
+            aso = VertexRef(ASO, f"AS{info.asn}")
+            out.vertex(aso, first, last, {"asn": info.asn, "organization": info.aso})
+            out.edge(ANNOUNCED_BY, ip, aso, first, (n,), "", last)
+
+
+_json_string = msgspec.json.Decoder(str)
+
+
+def _arn_account(arn: str | None) -> str | None:
+    parts = arn.split(":") if arn else []
+    return parts[4] or None if len(parts) >= 6 else None
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, field: str) -> Any:
+    data = bytes(raw)
+    try:
+        if data[:1] == b'"':  # log pipelines sometimes store the body as a JSON string
+            data = _json_string.decode(data).encode()
+        return decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise ValueError(f"{field}: {e}") from None

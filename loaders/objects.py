@@ -1,0 +1,219 @@
+"""Read one source object into its own staging area, with its counts, errors and ledger status.
+
+Nothing here writes: a failed object leaves no trace but its result; the pipeline merges the
+staging of a successful one into the current batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from typing import cast
+
+from isal import igzip
+from isal.isal_zlib import error as IsalError  # corrupt deflate streams
+
+from graph.batch import LedgerStatus
+from loaders.cloudtrail import Cursor, Event, FileError, RecordError, read_events
+from loaders.cloudtrail_graph import CloudTrailDeltas
+from loaders.detect import CLOUDTRAIL, DIGEST, SNIFF_BYTES, detect
+from loaders.sources import GZIP_MAGIC, ByteStream, HashingReader, SourceObject, decompressed
+
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+    cast("type[BaseException]", IsalError),
+)
+
+
+MAX_LEADING_BLANK = 16 << 20
+SMALL_OBJECT = 32 << 20  # read whole below this size (compressed bytes)
+
+
+@dataclass(slots=True)
+class ObjectResult:
+    version: str = ""
+    size: int = 0
+    kind: str | None = None
+    status: LedgerStatus | None = None  # None: nothing to record (not an event log)
+    records: int = 0
+    loaded: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)  # "<where>: <message>"
+    failure: str | None = None
+    skip_reason: str | None = None
+    first_account: str | None = None
+    first_region: str | None = None
+
+
+class _Prepended:
+    """`head` followed by the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: ByteStream) -> None:
+        self._head = head
+        self._stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return self._stream.read(n)
+        if n < 0:
+            out, self._head = self._head + self._stream.read(), b""
+            return out
+        out, self._head = self._head[:n], self._head[n:]
+        if len(out) < n:
+            out += self._stream.read(n - len(out))
+        return out
+
+
+def read_object(obj: SourceObject, into: CloudTrailDeltas, forced: str | None) -> ObjectResult:
+    """Read `obj`, adding its events to `into` only if the object as a whole is usable."""
+    res = ObjectResult(size=obj.size)
+    try:
+        raw = obj.opener()
+    except Exception as e:
+        res.failure = f"cannot open: {e}"
+        res.status = "failed"
+        res.version = obj.version or f"unreadable:{obj.hint}"
+        return res
+    if obj.size <= SMALL_OBJECT:
+        _read_small(res, obj, into, forced, raw)
+    else:
+        # a large object can still fail after some events (a corrupt tail): stage it apart
+        staging = CloudTrailDeltas(into.principals)
+        _read_streamed(res, obj, staging, forced, raw)
+        if res.failure is None:
+            into.absorb(staging)
+    if res.failure is not None:
+        res.status = "failed"
+    elif res.status is not None:
+        res.status = (
+            "failed" if res.errors and not res.loaded else ("partial" if res.errors else "loaded")
+        )
+    return res
+
+
+def _read_small(
+    res: ObjectResult,
+    obj: SourceObject,
+    into: CloudTrailDeltas,
+    forced: str | None,
+    raw: ByteStream,
+) -> None:
+    """Most log objects are small: one read, one hash, one whole-buffer gunzip.
+
+    Everything that can fail the whole object (reading, gunzip, malformed JSON) happens before
+    the first event is yielded, so events go straight into the batch's staging."""
+    gzipped = False
+    try:
+        with contextlib.closing(raw):
+            data = _read_all(raw)
+        res.size = len(data)
+        res.version = obj.version or f"sha256:{hashlib.sha256(data).hexdigest()}"
+        gzipped = data[:2] == GZIP_MAGIC
+        if gzipped:
+            data = igzip.decompress(data)
+        stream = io.BytesIO(data)
+        head = stream.read(SNIFF_BYTES)
+        if not head.strip(b" \t\r\n"):
+            head += stream.read()
+        _read(res, obj, into, forced, head, stream, gzipped)
+    except FileError as e:
+        res.failure = str(e)
+    except READ_ERRORS as e:
+        res.failure = f"corrupt gzip data: {e}" if gzipped else f"read error: {e}"
+    except UnicodeDecodeError as e:
+        res.failure = f"invalid UTF-8 at byte {e.start}"
+    if not res.version:
+        res.version = obj.version or f"unreadable:{obj.hint}"
+
+
+def _read_all(raw: ByteStream) -> bytes:
+    parts = []
+    while chunk := raw.read(1 << 22):
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _read_streamed(
+    res: ObjectResult,
+    obj: SourceObject,
+    into: CloudTrailDeltas,
+    forced: str | None,
+    raw: ByteStream,
+) -> None:
+    reader = HashingReader(raw)
+    gzipped = False
+    try:
+        stream, gzipped = decompressed(reader)
+        head = stream.read(SNIFF_BYTES)
+        while head and not head.strip(b" \t\r\n") and len(head) < MAX_LEADING_BLANK:
+            more = stream.read(SNIFF_BYTES)  # look past leading whitespace
+            if not more:
+                break
+            head += more
+        _read(res, obj, into, forced, head, stream, gzipped)
+    except FileError as e:
+        res.failure = str(e)
+    except READ_ERRORS as e:
+        res.failure = f"corrupt gzip data: {e}" if gzipped else f"read error: {e}"
+    except UnicodeDecodeError as e:
+        res.failure = f"invalid UTF-8 at byte {e.start}"
+    finally:
+        # hash the rest of the object; a broken stream may refuse (then the hash is partial)
+        with contextlib.suppress(*READ_ERRORS, ValueError):
+            reader.drain()
+        res.size = reader.count or obj.size
+        res.version = obj.version or f"sha256:{reader.hexdigest()}"
+        reader.close()
+
+
+def _read(
+    res: ObjectResult,
+    obj: SourceObject,
+    deltas: CloudTrailDeltas,
+    forced: str | None,
+    head: bytes,
+    stream: ByteStream,
+    gzipped: bool,
+) -> None:
+    if not head:
+        raise FileError(
+            "empty file (0 bytes)" if obj.size == 0 else "no content after decompression"
+        )
+    if not head.strip(b" \t\r\n"):
+        raise FileError("blank file (only whitespace)")
+    kind = forced or detect(head)
+    res.kind = kind
+    if kind is None:
+        what = "gzip data" if gzipped else "content"
+        raise FileError(f"unrecognized {what}: not CloudTrail, VPC Flow Logs or GuardDuty")
+    if kind == DIGEST:
+        res.skip_reason = "CloudTrail digest file"
+        return
+    if kind != CLOUDTRAIL:
+        res.skip_reason = f"{kind} sources are not supported by this version"
+        return
+    res.status = "loaded"
+    hint = obj.account_hint
+    cursor = Cursor()
+    for item in read_events(_Prepended(head, stream), cursor):
+        res.records += 1
+        if isinstance(item, Event):
+            try:
+                account = deltas.add(item, hint)
+            except ValueError as e:
+                res.errors.append(f"{cursor}: {e}")
+                continue
+            res.loaded += 1
+            if res.first_account is None:
+                res.first_account, res.first_region = account, item.awsRegion
+        elif isinstance(item, RecordError):
+            res.errors.append(f"{item.where}: {item.message}")
+        else:
+            res.skipped += 1

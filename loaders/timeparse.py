@@ -1,0 +1,92 @@
+"""Event timestamps to UTC epoch seconds, fast for CloudTrail's own format.
+
+CloudTrail writes `2023-07-10T11:42:18Z`; exports and log pipelines add fractions, offsets,
+a space instead of `T`, or nanoseconds (`2026-01-11 22:54:56.000000000`). The fast path caches the
+epoch of each hour prefix, so a timestamp costs a dict lookup and two small int() calls.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+
+_HOUR_CACHE: dict[str, int] = {}
+# Events of a busy account share their seconds: most timestamps are seen before.
+_SECOND_CACHE: dict[str, int] = {}
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(Z|z|UTC|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _hour_epoch(prefix: str) -> int:
+    """Epoch seconds of 'YYYY-MM-DDTHH'."""
+    epoch = _HOUR_CACHE.get(prefix)
+    if epoch is None:
+        y, mo, d, h = int(prefix[0:4]), int(prefix[5:7]), int(prefix[8:10]), int(prefix[11:13])
+        _check(y, mo, d, h, 0, 0)
+        epoch = calendar.timegm((y, mo, d, h, 0, 0, 0, 0, 0))
+        if len(_HOUR_CACHE) > 100_000:
+            _HOUR_CACHE.clear()
+        _HOUR_CACHE[prefix] = epoch
+    return epoch
+
+
+def _check(y: int, mo: int, d: int, h: int, mi: int, s: int) -> None:
+    if not (1970 <= y <= 2999 and 1 <= mo <= 12 and 0 <= h < 24 and 0 <= mi < 60):
+        raise ValueError("out of range")
+    if not 1 <= d <= calendar.monthrange(y, mo)[1] or not 0 <= s <= 60:
+        raise ValueError("out of range")
+
+
+def parse_time(value: str) -> int:
+    """UTC epoch seconds of an ISO 8601 timestamp; naive timestamps are taken as UTC.
+
+    Raises ValueError naming the value when it is not a timestamp.
+    """
+    cached = _SECOND_CACHE.get(value)
+    if cached is not None:
+        return cached
+    epoch = _parse(value)
+    if len(_SECOND_CACHE) >= 200_000:
+        _SECOND_CACHE.clear()
+    _SECOND_CACHE[value] = epoch
+    return epoch
+
+
+def _parse(value: str) -> int:
+    if (
+        len(value) == 20
+        and value[19] == "Z"
+        and value[10] == "T"
+        and value[4] == value[7] == "-"
+        and value[13] == value[16] == ":"
+    ):
+        digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19]
+        if digits.isascii() and digits.isdigit():
+            mi, s = int(value[14:16]), int(value[17:19])
+            if mi < 60 and s <= 60:
+                try:
+                    return _hour_epoch(value[:13]) + mi * 60 + s
+                except ValueError:
+                    pass  # the slow path names the value in its error
+    return _parse_slow(value)
+
+
+def _parse_slow(value: str) -> int:
+    m = _ISO.fullmatch(value.strip())
+    if m is None:
+        raise ValueError(f"not an ISO 8601 timestamp: {value[:64]!r}")
+    y, mo, d, h, mi = (int(m.group(i)) for i in range(1, 6))
+    s = int(m.group(6) or 0)
+    try:
+        _check(y, mo, d, h, mi, s)
+    except ValueError:
+        raise ValueError(f"timestamp out of range: {value[:64]!r}") from None
+    epoch = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+    zone = m.group(8)
+    if zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
+        epoch -= offset if zone[0] == "+" else -offset
+    return epoch

@@ -1,0 +1,183 @@
+"""Store contract, reads: lookups, search, neighbours, series and export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graph.batch import DeltaBuffer
+from graph.export import dumps
+from graph.model import (
+    ACCOUNT,
+    ASSUMED_ROLE,
+    CALLED,
+    IP,
+    ROLE,
+    SESSION,
+    USED_IP,
+    USER,
+    VertexRef,
+)
+from graph.store import Direction, GraphStore
+from tests.conftest import GRAPH
+from tests.contract.test_store_writes import ALICE, BOB, GET, IP1, LIST, H, write
+
+DAY = 86_400
+IP2 = VertexRef(IP, "198.51.100.8")
+ROLE_R = VertexRef(ROLE, "AROAROLE")
+S1 = VertexRef(SESSION, "AROAROLE:alice")
+S2 = VertexRef(SESSION, "AROAROLE:bob")
+
+
+@pytest.fixture
+def loaded(store: GraphStore) -> GraphStore:
+    buf = DeltaBuffer()
+    for who, name, arn in (
+        (ALICE, "alice", "arn:aws:iam::111122223333:user/alice"),
+        (BOB, "Bob", "arn:aws:iam::111122223333:user/dev/Bob"),
+    ):
+        buf.vertex(who, H, H, {"name": name, "arn": arn, "account": "111122223333"})
+    buf.vertex(ROLE_R, H, H, {"name": "Deploy[prod]?", "arn": "arn:aws:iam::111122223333:role/D"})
+    buf.edge(CALLED, ALICE, GET, H + 5, (3, 1), qualifier=IP1.key)
+    buf.edge(CALLED, ALICE, GET, H + DAY, (2, 0), qualifier=IP2.key)
+    buf.edge(CALLED, ALICE, LIST, H + 2 * DAY, (1, 0), qualifier=IP1.key)
+    buf.edge(CALLED, BOB, GET, H + 7, (10, 0), qualifier=IP2.key)
+    buf.edge(USED_IP, ALICE, IP1, H + 5, (3, 1))
+    buf.edge(USED_IP, ALICE, IP2, H + DAY, (2, 0))
+    buf.edge(USED_IP, BOB, IP2, H + 7, (10, 0))
+    buf.edge(USED_IP, VertexRef(ACCOUNT, "111122223333"), IP2, H + 7, (12, 0))
+    buf.edge(ASSUMED_ROLE, S1, ROLE_R, H, (4,))
+    buf.edge(ASSUMED_ROLE, S2, ROLE_R, H + 3600, (1,))
+    write(store, buf)
+    return store
+
+
+def test_vertex_lookup_many(loaded: GraphStore) -> None:
+    got = loaded.vertices(GRAPH, [ALICE, BOB, VertexRef(USER, "AIDANOBODY"), GET])
+    assert set(got) == {ALICE, BOB, GET}
+    assert got[BOB].props["arn"] == "arn:aws:iam::111122223333:user/dev/Bob"
+    assert got[ALICE].first == H and got[ALICE].last == H + 2 * DAY
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("AIDAALICE", ["AIDAALICE"]),  # id
+        ("AIDA", ["AIDAALICE", "AIDABOB"]),  # prefix of the id
+        ("alice", ["AIDAALICE"]),  # name
+        ("Alice", []),  # case-sensitive, like Detective
+        ("arn:aws:iam::111122223333:user/dev/Bob", ["AIDABOB"]),  # ARN
+        ("arn:aws:iam::111122223333:user/*", ["AIDAALICE", "AIDABOB"]),  # wildcard
+        ("*Bob", ["AIDABOB"]),
+        ("*o*", ["AIDABOB"]),
+        ("", ["AIDAALICE", "AIDABOB"]),
+        ("AIDAALICEX", []),
+    ],
+)
+def test_search(loaded: GraphStore, query: str, expected: list[str]) -> None:
+    page = loaded.search(GRAPH, USER, query, limit=50)
+    assert [v.key for v in page.vertices] == expected
+    assert page.next_after is None
+
+
+def test_search_treats_glob_metacharacters_literally(loaded: GraphStore) -> None:
+    assert [v.key for v in loaded.search(GRAPH, ROLE, "Deploy[prod]?", limit=5).vertices] == [
+        ROLE_R.key
+    ]
+    assert loaded.search(GRAPH, ROLE, "Deploy[p", limit=5).vertices[0].key == ROLE_R.key
+    assert loaded.search(GRAPH, ROLE, "Deployp", limit=5).vertices == []
+
+
+def test_search_pages(loaded: GraphStore) -> None:
+    first = loaded.search(GRAPH, USER, "AIDA", limit=1)
+    assert [v.key for v in first.vertices] == ["AIDAALICE"] and first.next_after == "AIDAALICE"
+    second = loaded.search(GRAPH, USER, "AIDA", limit=1, after=first.next_after)
+    assert [v.key for v in second.vertices] == ["AIDABOB"] and second.next_after is None
+
+
+def test_neighbours_all_time_and_in_range(loaded: GraphStore) -> None:
+    out = loaded.neighbours(GRAPH, [ALICE, BOB], CALLED, direction=Direction.OUT)
+    assert [(n.ref.key, n.qualifier, n.counts) for n in out[ALICE]] == [
+        (GET.key, IP1.key, (3, 1)),
+        (GET.key, IP2.key, (2, 0)),
+        (LIST.key, IP1.key, (1, 0)),
+    ]
+    assert [(n.ref, n.counts) for n in out[BOB]] == [(GET, (10, 0))]
+    day2 = loaded.neighbours(
+        GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H + DAY, end=H + 2 * DAY
+    )
+    (only,) = day2[ALICE]
+    assert (only.qualifier, only.counts, only.first) == (IP2.key, (2, 0), H + DAY)
+
+
+def test_neighbours_inbound_with_label_and_vertex_filters(loaded: GraphStore) -> None:
+    callers = loaded.neighbours(GRAPH, [IP2], USED_IP, direction=Direction.IN)[IP2]
+    assert {n.ref for n in callers} == {ALICE, BOB, VertexRef(ACCOUNT, "111122223333")}
+    leaves = loaded.neighbours(
+        GRAPH, [IP2], USED_IP, direction=Direction.IN, other_labels=frozenset({USER})
+    )
+    assert {n.ref for n in leaves[IP2]} == {ALICE, BOB}
+    just_bob = loaded.neighbours(GRAPH, [IP2], USED_IP, direction=Direction.IN, others=[BOB])
+    assert [n.counts for n in just_bob[IP2]] == [(10, 0)]
+    sessions = loaded.neighbours(GRAPH, [ROLE_R], ASSUMED_ROLE, direction=Direction.IN)[ROLE_R]
+    assert [(n.ref, n.counts) for n in sessions] == [(S1, (4,)), (S2, (1,))]
+
+
+def test_neighbours_of_unknown_vertices_are_absent(loaded: GraphStore) -> None:
+    assert (
+        loaded.neighbours(GRAPH, [VertexRef(USER, "nobody")], CALLED, direction=Direction.OUT) == {}
+    )
+
+
+def test_series_sums_neighbours_per_hour(loaded: GraphStore) -> None:
+    s = loaded.series(
+        GRAPH, [ALICE, BOB], CALLED, direction=Direction.OUT, start=H, end=H + 3 * DAY
+    )
+    assert s[ALICE] == [(H, (3, 1)), (H + DAY, (2, 0)), (H + 2 * DAY, (1, 0))]
+    assert s[BOB] == [(H, (10, 0))]
+    inbound = loaded.series(
+        GRAPH,
+        [IP2],
+        USED_IP,
+        direction=Direction.IN,
+        start=H,
+        end=H + 3 * DAY,
+        other_labels=frozenset({USER}),
+    )
+    assert inbound[IP2] == [(H, (10, 0)), (H + DAY, (2, 0))]
+
+
+def test_series_range_is_half_open_and_filters(loaded: GraphStore) -> None:
+    s = loaded.series(
+        GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H + 3600, end=H + 2 * DAY
+    )
+    assert s[ALICE] == [(H + DAY, (2, 0))]
+    by_ip = loaded.series(
+        GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H + 3 * DAY, qualifier=IP1.key
+    )
+    assert by_ip[ALICE] == [(H, (3, 1)), (H + 2 * DAY, (1, 0))]
+    one_api = loaded.series(
+        GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H + 3 * DAY, others=[LIST]
+    )
+    assert one_api[ALICE] == [(H + 2 * DAY, (1, 0))]
+    with pytest.raises(ValueError):
+        loaded.series(GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H)
+
+
+def test_export_is_sorted_and_complete(loaded: GraphStore) -> None:
+    records = list(loaded.export(GRAPH))
+    vertices = [r for r in records if r["type"] == "vertex"]
+    edges = [r for r in records if r["type"] == "edge"]
+    assert records == vertices + edges
+    assert [(v["label"], v["key"]) for v in vertices] == sorted(
+        (v["label"], v["key"]) for v in vertices
+    )
+    keys = [(e["label"], *e["src"], *e["dst"], e["qualifier"]) for e in edges]
+    assert keys == sorted(keys)
+    alice_get = [e for e in edges if e["src"] == list(ALICE) and e["dst"] == list(GET)]
+    assert [e["hours"] for e in alice_get] == [[[H, 3, 1]], [[H + DAY, 2, 0]]]
+    assert alice_get[0]["counters"] == ["success", "failure"]
+    # the serialized form is canonical
+    line = dumps(records[0])
+    assert json.loads(line) == records[0] and ": " not in line and line == dumps(json.loads(line))
