@@ -186,19 +186,21 @@ class DeltaBuffer:
         sources: tuple[VertexRef, ...],
         dst: VertexRef,
         qualifier: str,
+        hour: int,
         first: int,
         last: int,
         counts: tuple[int, int],
     ) -> None:
-        """`count` of one two-counter observation from each of `sources` (a principal and its
-        rollups): the loaders' innermost loop, kept free of per-edge calls."""
+        """`count` of one two-counter observation in `hour` from each of `sources` (a principal
+        and its rollups): the loaders' innermost loop, kept free of per-edge calls."""
         edges = self._edges
-        hour = first - first % HOUR
         for src in sources:
             key = (label, src, dst, qualifier)
             ed = edges.get(key)
             if ed is None:
-                edges[key] = EdgeDelta(label, src, dst, qualifier, first, last, {hour: [*counts]})
+                edges[key] = EdgeDelta(
+                    label, src, dst, qualifier, first, last, {hour: list(counts)}
+                )
                 self.hour_rows += 1
                 continue
             if first < ed.first:

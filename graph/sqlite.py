@@ -299,7 +299,8 @@ class SqliteStore(SqliteReads):
             try:
                 src, dst = ids[ed.src], ids[ed.dst]
             except KeyError as missing:
-                raise ValueError(f"{ed.label} edge endpoint {missing} is not in the batch") from None
+                missing_end = f"{ed.label} edge endpoint {missing} is not in the batch"
+                raise ValueError(missing_end) from None
             staged.append((n, ed.label, src, dst, ed.qualifier, ed.first, ed.last))
             for hour, counts in ed.hours.items():
                 hours.append((n, hour, *counts, *_PAD[len(counts) :]))

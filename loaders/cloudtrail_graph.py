@@ -9,6 +9,8 @@ edges directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -39,12 +41,13 @@ from graph.model import (
     USED_IP,
     VertexRef,
 )
-from loaders.cloudtrail import Event, event_time
+from loaders.cloudtrail import Cursor, Event, Item, RecordError
 from loaders.geo import GeoIndex, parse_source_ip
 from loaders.identity import Principal, resolve, role_name_of_session
-from loaders.timeparse import parse_time
+from loaders.timeparse import SECOND_CACHE, parse_time
 
 ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
+_SPECIAL = ASSUME_ROLE | {"RunInstances", "ConsoleLogin"}
 _PRINCIPAL_CACHE_LIMIT = 50_000
 
 
@@ -106,6 +109,17 @@ class Principals:
         return p
 
 
+@dataclass(slots=True)
+class Staged:
+    """What `CloudTrailDeltas.add_all` did with a file's items."""
+
+    records: int = 0
+    loaded: int = 0
+    skipped: int = 0
+    first_account: str | None = None
+    first_region: str | None = None
+
+
 class CloudTrailDeltas:
     """Staged deltas of one or more source objects (merge a finished object with `absorb`)."""
 
@@ -120,32 +134,71 @@ class CloudTrailDeltas:
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
-        ts = parse_time(event_time(ev) or "")
-        recipient = ev.recipientAccountId or account_hint
-        p = self.principals.get(bytes(ev.userIdentity), recipient)
-        source, name = ev.eventSource, ev.eventName
-        ok = not ev.errorCode
-        bucket = None
-        if source == "s3.amazonaws.com" and ev.requestParameters:
-            params = _decode(_params, ev.requestParameters, "requestParameters")
-            bucket = params.bucketName if params else None
-        if name in ASSUME_ROLE or name == "RunInstances" or name == "ConsoleLogin":
-            ok = self._special(ev, p, ts, ok)
-        elif ok and bucket and name in ("CreateBucket", "DeleteBucket"):
-            prop = "created" if name == "CreateBucket" else "deleted"
-            self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
-        key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)
-        acc = self.tuples.get(key)
-        if acc is None:
-            self.tuples[key] = [1, ts, ts]
-        else:
-            acc[0] += 1
-            if ts < acc[1]:
-                acc[1] = ts
-            elif ts > acc[2]:
-                acc[2] = ts
-        self.events += 1
-        return recipient or p.account
+        errors: list[str] = []
+        staged = self.add_all([ev], account_hint, errors)
+        if errors:
+            raise ValueError(errors[0].split(": ", 1)[1])
+        return staged.first_account
+
+    def add_all(
+        self,
+        items: Iterable[Item],
+        account_hint: str | None,
+        errors: list[str],
+        cursor: Cursor | None = None,
+    ) -> Staged:
+        """Stage a file's items (events, record errors, skipped records) in one tight loop.
+
+        Unusable events and record errors go to `errors` as "<where>: <message>"."""
+        out = Staged()
+        tuples = self.tuples
+        principal_of = self.principals.get
+        seconds = SECOND_CACHE  # parse_time's own cache, read here without a call per event
+        records = loaded = skipped = 0
+        for ev in items:
+            records += 1
+            if type(ev) is not Event:
+                if type(ev) is RecordError:
+                    errors.append(f"{ev.where}: {ev.message}")
+                else:
+                    skipped += 1
+                continue
+            try:
+                when = ev.eventTime or ev.timestamp or ev.p_event_time or ""
+                ts = seconds.get(when) or parse_time(when)
+                recipient = ev.recipientAccountId or account_hint
+                p = principal_of(bytes(ev.userIdentity), recipient)
+                source, name = ev.eventSource, ev.eventName
+                ok = not ev.errorCode
+                bucket = None
+                if source == "s3.amazonaws.com" and ev.requestParameters:
+                    params = _decode(_params, ev.requestParameters, "requestParameters")
+                    bucket = params.bucketName if params else None
+                if name in _SPECIAL:
+                    ok = self._special(ev, p, ts, ok)
+                elif ok and bucket and name in ("CreateBucket", "DeleteBucket"):
+                    prop = "created" if name == "CreateBucket" else "deleted"
+                    self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
+            except ValueError as e:
+                errors.append(f"{cursor or 'record'}: {e}")
+                continue
+            key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)
+            acc = tuples.get(key)
+            if acc is None:
+                tuples[key] = [1, ts, ts]
+            else:
+                acc[0] += 1
+                if ts < acc[1]:
+                    acc[1] = ts
+                elif ts > acc[2]:
+                    acc[2] = ts
+            loaded += 1
+            if out.first_account is None:
+                out.first_account = recipient or p.account
+                out.first_region = ev.awsRegion
+        self.events += loaded
+        out.records, out.loaded, out.skipped = records, loaded, skipped
+        return out
 
     def _special(self, ev: Event, p: Principal, ts: int, ok: bool) -> bool:
         resp = (
@@ -278,9 +331,11 @@ class CloudTrailDeltas:
         agents: dict[str, VertexRef] = {}
         # the folds below are written out instead of calling a helper: this loop runs once per
         # staged tuple and is the loader's hot path
-        for (p, hour, source, name, src_ip, agent, bucket, ok), (n, first, last) in (
-            self.tuples.items()
-        ):
+        for (p, hour, source, name, src_ip, agent, bucket, ok), (
+            n,
+            first,
+            last,
+        ) in self.tuples.items():
             api = apis.get((source, name))
             if api is None:
                 api = apis[(source, name)] = VertexRef(API, f"{source}:{name}")
@@ -311,8 +366,8 @@ class CloudTrailDeltas:
                         row[3] = last
             _bump(principal_hours, (p, hour), n, first, last)
         count_from = out.count_from
-        for (label, p, _hour, ref, qualifier), (good, bad, first, last) in rows.items():
-            count_from(label, p.targets, ref, qualifier, first, last, (good, bad))
+        for (label, p, hour, ref, qualifier), (good, bad, first, last) in rows.items():
+            count_from(label, p.targets, ref, qualifier, hour, first, last, (good, bad))
             span = spans.get(ref)
             if span is None:
                 spans[ref] = [0, first, last]

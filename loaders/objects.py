@@ -18,7 +18,7 @@ from isal import igzip
 from isal.isal_zlib import error as IsalError  # corrupt deflate streams
 
 from graph.batch import LedgerStatus
-from loaders.cloudtrail import Cursor, Event, FileError, RecordError, read_events
+from loaders.cloudtrail import Cursor, FileError, read_events
 from loaders.cloudtrail_graph import CloudTrailDeltas
 from loaders.detect import CLOUDTRAIL, DIGEST, SNIFF_BYTES, detect
 from loaders.sources import GZIP_MAGIC, ByteStream, HashingReader, SourceObject, decompressed
@@ -117,7 +117,7 @@ def _read_small(
         res.version = obj.version or f"sha256:{hashlib.sha256(data).hexdigest()}"
         gzipped = data[:2] == GZIP_MAGIC
         if gzipped:
-            data = igzip.decompress(data)
+            data = igzip.decompress(data)  # type: ignore[no-untyped-call]
         stream = io.BytesIO(data)
         head = stream.read(SNIFF_BYTES)
         if not head.strip(b" \t\r\n"):
@@ -202,18 +202,6 @@ def _read(
     res.status = "loaded"
     hint = obj.account_hint
     cursor = Cursor()
-    for item in read_events(_Prepended(head, stream), cursor):
-        res.records += 1
-        if isinstance(item, Event):
-            try:
-                account = deltas.add(item, hint)
-            except ValueError as e:
-                res.errors.append(f"{cursor}: {e}")
-                continue
-            res.loaded += 1
-            if res.first_account is None:
-                res.first_account, res.first_region = account, item.awsRegion
-        elif isinstance(item, RecordError):
-            res.errors.append(f"{item.where}: {item.message}")
-        else:
-            res.skipped += 1
+    staged = deltas.add_all(read_events(_Prepended(head, stream), cursor), hint, res.errors, cursor)
+    res.records, res.loaded, res.skipped = staged.records, staged.loaded, staged.skipped
+    res.first_account, res.first_region = staged.first_account, staged.first_region

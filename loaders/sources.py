@@ -137,7 +137,7 @@ def _local_objects(uri: str, st: os.stat_result) -> Iterator[SourceObject]:
 
 
 def _open_file(path: str) -> ByteStream:
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return open(path, "rb")
 
 
 def _zip_members(path: Path, uri: str, hint: str) -> Iterator[SourceObject]:

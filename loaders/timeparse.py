@@ -12,7 +12,7 @@ import re
 
 _HOUR_CACHE: dict[str, int] = {}
 # Events of a busy account share their seconds: most timestamps are seen before.
-_SECOND_CACHE: dict[str, int] = {}
+SECOND_CACHE: dict[str, int] = {}
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
     r"\s*(Z|z|UTC|[+-]\d{2}:?\d{2})?"
@@ -44,13 +44,13 @@ def parse_time(value: str) -> int:
 
     Raises ValueError naming the value when it is not a timestamp.
     """
-    cached = _SECOND_CACHE.get(value)
+    cached = SECOND_CACHE.get(value)
     if cached is not None:
         return cached
     epoch = _parse(value)
-    if len(_SECOND_CACHE) >= 200_000:
-        _SECOND_CACHE.clear()
-    _SECOND_CACHE[value] = epoch
+    if len(SECOND_CACHE) >= 200_000:
+        SECOND_CACHE.clear()
+    SECOND_CACHE[value] = epoch
     return epoch
 
 

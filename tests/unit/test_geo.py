@@ -366,7 +366,7 @@ def v6_candidates(index: GeoIndex) -> st.SearchStrategy[str]:
     )
     values = st.one_of(
         st.integers(0x2000 << 112, (0x4000 << 112) - 1), st.integers(0, (1 << 128) - 1), near
-    ).filter(lambda v: 0 <= v < 1 << 128)
+    ).filter(lambda v: 0 <= v < 1 << 128 and v >> 32 != 0xFFFF)  # mapped IPv4 becomes IPv4
     return values.map(lambda v: ipaddress.IPv6Address(v).compressed)
 
 
