@@ -11,7 +11,7 @@ request/response bodies stay raw bytes until an event needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -98,19 +98,42 @@ class Cursor:
     __slots__ = ("where",)
 
     def __init__(self) -> None:
-        self.where: int | str = 0
+        # None: the items came as a list, and an item's position is its index in it
+        self.where: int | str | None = 0
 
     def __str__(self) -> str:
+        if self.where is None:
+            return "record"
         return f"record {self.where}" if isinstance(self.where, int) else self.where
 
 
-def read_events(stream: ByteStream, cursor: Cursor | None = None) -> Iterator[Item]:
+def read_events(stream: ByteStream, cursor: Cursor | None = None) -> Iterable[Item]:
     """Every event of a decompressed CloudTrail source, with per-record errors in place.
 
     Raises FileError for an empty, truncated or non-JSON file. `cursor` follows the position.
+    An S3 delivery object (the common case) comes back as a list, decoded in one call.
     """
     cursor = cursor or Cursor()
     head = stream.read(WHOLE_LIMIT + 1).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
+    if len(head) <= WHOLE_LIMIT and first_byte(head) == ord("{"):
+        try:
+            records = _delivery.decode(head).Records
+        except DECODE_ERRORS:
+            pass
+        else:
+            cursor.where = None
+            return [
+                ev
+                if ev.eventName
+                and ev.eventSource
+                and (ev.eventTime or ev.timestamp or ev.p_event_time)
+                else _missing(ev, f"record {i}")
+                for i, ev in enumerate(records)
+            ]
+    return _read_events(stream, head, cursor)
+
+
+def _read_events(stream: ByteStream, head: bytes, cursor: Cursor) -> Iterator[Item]:
     first = first_byte(head)
     if first is None:
         raise FileError("empty file (0 bytes of content)" if not head else "blank file")
@@ -134,8 +157,10 @@ def _whole(data: bytes, cursor: Cursor) -> Iterator[Item]:
     else:
         for i, event in enumerate(delivery.Records):
             cursor.where = i
-            if event.eventName and event.eventSource and (
-                event.eventTime or event.timestamp or event.p_event_time
+            if (
+                event.eventName
+                and event.eventSource
+                and (event.eventTime or event.timestamp or event.p_event_time)
             ):
                 yield event
             else:

@@ -97,15 +97,15 @@ class Principals:
     """Resolved principals by raw userIdentity bytes, shared by every object of a load."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[bytes, str | None], Principal] = {}
+        self.cache: dict[tuple[bytes, str | None], Principal] = {}
 
     def get(self, raw: bytes, recipient: str | None) -> Principal:
         key = (raw, recipient)
-        p = self._cache.get(key)
+        p = self.cache.get(key)
         if p is None:
-            if len(self._cache) > _PRINCIPAL_CACHE_LIMIT:
-                self._cache.clear()
-            p = self._cache[key] = resolve(raw, recipient)
+            if len(self.cache) > _PRINCIPAL_CACHE_LIMIT:
+                self.cache.clear()
+            p = self.cache[key] = resolve(raw, recipient)
         return p
 
 
@@ -152,6 +152,7 @@ class CloudTrailDeltas:
         Unusable events and record errors go to `errors` as "<where>: <message>"."""
         out = Staged()
         tuples = self.tuples
+        principals = self.principals.cache
         principal_of = self.principals.get
         seconds = SECOND_CACHE  # parse_time's own cache, read here without a call per event
         records = loaded = skipped = 0
@@ -167,7 +168,8 @@ class CloudTrailDeltas:
                 when = ev.eventTime or ev.timestamp or ev.p_event_time or ""
                 ts = seconds.get(when) or parse_time(when)
                 recipient = ev.recipientAccountId or account_hint
-                p = principal_of(bytes(ev.userIdentity), recipient)
+                who = (bytes(ev.userIdentity), recipient)
+                p = principals.get(who) or principal_of(*who)
                 source, name = ev.eventSource, ev.eventName
                 ok = not ev.errorCode
                 bucket = None
@@ -180,7 +182,8 @@ class CloudTrailDeltas:
                     prop = "created" if name == "CreateBucket" else "deleted"
                     self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
             except ValueError as e:
-                errors.append(f"{cursor or 'record'}: {e}")
+                where = cursor if cursor and cursor.where is not None else f"record {records - 1}"
+                errors.append(f"{where}: {e}")
                 continue
             key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)
             acc = tuples.get(key)

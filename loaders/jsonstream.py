@@ -124,9 +124,7 @@ def _string_end(buf: bytes, pos: int) -> int:
         pos = q + 1
 
 
-def _refill(
-    stream: ByteStream, buf: bytes, start: int, pos: int
-) -> tuple[bytes, int, int, bool]:
+def _refill(stream: ByteStream, buf: bytes, start: int, pos: int) -> tuple[bytes, int, int, bool]:
     """Drop what precedes the current element and append the next chunk (and tell EOF)."""
     keep = min(start, pos)
     chunk = stream.read(CHUNK)
