@@ -32,7 +32,7 @@ def _janusgraph_store(tmp_path: Path) -> GraphStore:
     return open_store(url)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", pytest.param("janusgraph", marks=pytest.mark.janusgraph)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
     """A fresh store of each backend holding two empty graphs, GRAPH and OTHER_GRAPH."""
     if request.param == "sqlite":

@@ -1,0 +1,155 @@
+"""The JanusGraph schema of the behavior graph, generated from graph.model.
+
+JanusGraph runs with `schema.default=none`: every label and property key is declared here, once,
+by an idempotent management script the store submits when it opens. Layout:
+
+- one vertex per entity, id `<graph hash>|<label>|<key>` escaped (see `vertex_id`), with the
+  properties `graph` (the graph ARN), `nkey` (the entity key: `key` is reserved by JanusGraph),
+  `first`, `last` and the label's declared properties;
+- per edge type two MULTI labels: `<LABEL>` summary edges (qualifier `q`, first/last observed and
+  all-time counter totals) and `<LABEL>_HOURLY` edges, one per hour with counts, carrying a
+  vertex-centric index on `hour`;
+- `BehaviorGraph` vertices (graph metadata) and `Ledger` vertices (the ingest ledger).
+
+Indexes: composite on `graph` (export, delete), on `arn` for graphs, on (`graph`, `source`) for
+the ledger; a Lucene/Elasticsearch mixed index `search` on the search fields, so that prefix
+search is an index range query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from graph.model import EDGE_TYPES, VERTEX_TYPES
+
+GRAPH_LABEL = "BehaviorGraph"
+LEDGER_LABEL = "Ledger"
+HOURLY = "_HOURLY"
+COUNTERS = ("c0", "c1", "c2", "c3")
+SEARCH_FIELDS = ("nkey", "name", "arn", "role_name", "method", "organization")
+
+# Java types of every property name used anywhere (a name has one type in the whole graph).
+PROP_TYPES: dict[str, str] = {
+    "graph": "String",
+    "nkey": "String",
+    "first": "Long",
+    "last": "Long",
+    "q": "String",
+    "hour": "Long",
+    **{c: "Long" for c in COUNTERS},
+    # vertex properties of the model
+    "name": "String",
+    "arn": "String",
+    "account": "String",
+    "role_name": "String",
+    "role_arn": "String",
+    "idp": "String",
+    "audience": "String",
+    "region": "String",
+    "instance_type": "String",
+    "image_id": "String",
+    "vpc_id": "String",
+    "subnet_id": "String",
+    "version": "Integer",
+    "kind": "String",
+    "country": "String",
+    "city": "String",
+    "asn": "Long",
+    "aso": "String",
+    "created": "Long",
+    "deleted": "Long",
+    "service": "String",
+    "method": "String",
+    "organization": "String",
+    "type": "String",
+    "severity": "Double",
+    "title": "String",
+    "updated": "Long",
+    "count": "Long",
+    "archived": "Boolean",
+    "sample": "Boolean",
+    "tactics": "String",
+    "status": "String",
+    "parents": "String",
+    # graph metadata and ledger
+    "admin_account": "String",
+    "created_at": "Long",
+    "takes_all": "Boolean",
+    "meta": "String",
+    "source": "String",
+    "lversion": "String",
+    "size": "Long",
+    "lstatus": "String",
+    "lkind": "String",
+    "records": "Long",
+    "loaded": "Long",
+    "skipped": "Long",
+    "errors": "String",
+    "loaded_at": "Long",
+    "hint": "String",
+}
+
+
+def graph_hash(arn: str) -> str:
+    return hashlib.sha256(arn.encode()).hexdigest()[:16]
+
+
+def escape(text: str) -> str:
+    """Printable ASCII without '-' (JanusGraph's relation delimiter): %XX for anything else."""
+    out = []
+    for ch in text:
+        if ch in "%-" or not " " <= ch <= "~":
+            out.append("".join(f"%{b:02X}" for b in ch.encode()))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def vertex_id(graph: str, label: str, key: str) -> str:
+    return escape(f"{graph_hash(graph)}|{label}|{key}")
+
+
+def edge_labels() -> list[str]:
+    return [name for et in EDGE_TYPES for name in (et, et + HOURLY)]
+
+
+def schema_script() -> str:
+    """An idempotent Groovy management script creating every label, key and index."""
+    keys = "\n".join(f"  pk('{k}', {t}.class)" for k, t in sorted(PROP_TYPES.items()))
+    vlabels = sorted([*VERTEX_TYPES, GRAPH_LABEL, LEDGER_LABEL])
+    vl = ", ".join(f"'{v}'" for v in vlabels)
+    el = ", ".join(f"'{e}'" for e in edge_labels())
+    hourly = ", ".join(f"'{e}{HOURLY}'" for e in EDGE_TYPES)
+    search = ", ".join(f"'{f}'" for f in SEARCH_FIELDS)
+    return f"""
+import org.janusgraph.core.Cardinality
+import org.janusgraph.core.Multiplicity
+import org.janusgraph.core.schema.Mapping
+mgmt = graph.openManagement()
+try {{
+  def created = []
+  def pk = {{ String n, Class t -> def k = mgmt.getPropertyKey(n)
+    if (k == null) {{ k = mgmt.makePropertyKey(n).dataType(t).cardinality(Cardinality.SINGLE).make(); created << n }}; k }}
+{keys}
+  [{vl}].each {{ if (mgmt.getVertexLabel(it) == null) {{ mgmt.makeVertexLabel(it).make(); created << it }} }}
+  [{el}].each {{ if (mgmt.getEdgeLabel(it) == null) {{ mgmt.makeEdgeLabel(it).multiplicity(Multiplicity.MULTI).make(); created << it }} }}
+  [{hourly}].each {{ def l = mgmt.getEdgeLabel(it)
+    if (mgmt.getRelationIndex(l, it + '_byHour') == null) {{
+      mgmt.buildEdgeIndex(l, it + '_byHour', Direction.BOTH, Order.asc, mgmt.getPropertyKey('hour')); created << it + '_byHour' }} }}
+  if (mgmt.getGraphIndex('byGraph') == null) {{
+    mgmt.buildIndex('byGraph', Vertex.class).addKey(mgmt.getPropertyKey('graph')).buildCompositeIndex(); created << 'byGraph' }}
+  if (mgmt.getGraphIndex('graphByArn') == null) {{
+    mgmt.buildIndex('graphByArn', Vertex.class).addKey(mgmt.getPropertyKey('arn'))
+      .indexOnly(mgmt.getVertexLabel('{GRAPH_LABEL}')).buildCompositeIndex(); created << 'graphByArn' }}
+  if (mgmt.getGraphIndex('ledgerBySource') == null) {{
+    mgmt.buildIndex('ledgerBySource', Vertex.class).addKey(mgmt.getPropertyKey('graph'))
+      .addKey(mgmt.getPropertyKey('source')).indexOnly(mgmt.getVertexLabel('{LEDGER_LABEL}'))
+      .buildCompositeIndex(); created << 'ledgerBySource' }}
+  if (mgmt.getGraphIndex('search') == null) {{
+    def b = mgmt.buildIndex('search', Vertex.class).addKey(mgmt.getPropertyKey('graph'), Mapping.STRING.asParameter())
+    [{search}].each {{ b.addKey(mgmt.getPropertyKey(it), Mapping.STRING.asParameter()) }}
+    b.buildMixedIndex('search'); created << 'search' }}
+  mgmt.commit()
+  created
+}} catch (Throwable t) {{ mgmt.rollback(); throw t }}
+"""
