@@ -146,5 +146,20 @@ def graphs(store: StoreOpt = None) -> None:
         s.close()
 
 
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+) -> None:
+    """Serve the HTTP API (health at /healthz) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    _store(store).close()  # fail fast, with the CLI's exit codes, on a bad or unreachable store
+    uvicorn.run(create_app(lambda: open_store(store)), host=host, port=port, log_level="info")
+
+
 def main() -> None:
     app()

@@ -16,8 +16,8 @@ JanusGraph's relation ids.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -27,21 +27,18 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource, __
-from gremlin_python.process.traversal import Direction, Merge, P, T
+from gremlin_python.process.traversal import Merge, P, T
 
-from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch, validate_batch
+from graph.batch import LedgerEntry, WriteBatch, validate_batch
 from graph.janusgraph_reads import JanusGraphReads
 from graph.janusgraph_schema import (
-    COUNTERS,
     GRAPH_LABEL,
-    HOURLY,
     LEDGER_LABEL,
     escape,
     schema_script,
-    vertex_id,
 )
-from graph.model import EDGE_TYPES, VERTEX_TYPES, Merge as PropMerge, VertexRef
-from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError, StoreUnavailable
+from graph.janusgraph_writes import ledger_row, write_batch
+from graph.store import GraphInfo, GraphNotFound, StoreError, StoreUnavailable
 
 CHUNK = 400
 R = TypeVar("R")
@@ -60,18 +57,44 @@ class JanusGraphStore(JanusGraphReads):
     def __init__(self, host: str, port: int, *, uri: str | None = None) -> None:
         self.uri = uri or f"janusgraph://{host}:{port}"
         self.url = f"ws://{host}:{port}/gremlin"
+        self._stale = False
+        self._connect()
+
+    def _connect(self) -> None:
+        """Open the connection and apply the schema (idempotent: it only adds what is missing,
+        which also covers a server that came back empty)."""
         try:
-            self._conn = DriverRemoteConnection(self.url, "g")
-            self.g: GraphTraversalSource = traversal().with_remote(self._conn)
+            conn = DriverRemoteConnection(self.url, "g")
+        except Exception as e:
+            if _unavailable(e):
+                raise StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}") from e
+            raise
+        try:
             client = Client(self.url, "g")
             try:
                 client.submit(schema_script()).all().result()
             finally:
                 client.close()
         except Exception as e:
+            conn.close()
             if _unavailable(e):
                 raise StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}") from e
             raise
+        self._conn = conn
+        self.g: GraphTraversalSource = traversal().with_remote(conn)
+        self._stale = False
+
+    def _lost(self, e: Exception) -> StoreUnavailable:
+        # gremlinpython's pool keeps dead websockets after a server restart: reconnect on the
+        # next call instead of failing every retry on the same broken connection
+        self._stale = True
+        return StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}")
+
+    def _ensure_connected(self) -> None:
+        if self._stale:
+            with contextlib.suppress(Exception):  # the socket is already gone
+                self._conn.close()
+            self._connect()
 
     @classmethod
     def from_uri(cls, uri: str) -> JanusGraphStore:
@@ -83,14 +106,15 @@ class JanusGraphStore(JanusGraphReads):
     def close(self) -> None:
         self._conn.close()
 
-    def _call(self, fn: Callable[[], R]) -> R:
+    def _call(self, fn: Callable[..., R], *args: Any) -> R:
+        self._ensure_connected()
         try:
-            return fn()
+            return fn(*args)
         except StoreError:
             raise
         except Exception as e:
             if _unavailable(e):
-                raise StoreUnavailable(f"JanusGraph at {self.url}: {e}") from e
+                raise self._lost(e) from e
             raise
 
     # -- graphs ------------------------------------------------------------------------------
@@ -135,7 +159,7 @@ class JanusGraphStore(JanusGraphReads):
             GraphInfo(r["arn"], r["admin"], r["created"], r["all"], json.loads(r["meta"]))
             for r in rows
         ]
-        return sorted(infos, key=lambda g: (g.created, g.arn))
+        return sorted(infos, key=lambda g: g.arn)
 
     def _check_graph(self, arn: str) -> None:
         if not self._call(
@@ -159,13 +183,14 @@ class JanusGraphStore(JanusGraphReads):
         for i in range(0, len(unique), CHUNK):
             chunk = unique[i : i + CHUNK]
             rows = self._call(
-                lambda chunk=chunk: (
+                lambda chunk: (
                     self.g.V()
                     .has(LEDGER_LABEL, "graph", graph)
                     .has("source", P.within(chunk))
                     .value_map()
                     .to_list()
-                )
+                ),
+                chunk,
             )
             for r in rows:
                 e = _ledger_entry({k: v[0] for k, v in r.items()})
@@ -178,12 +203,13 @@ class JanusGraphStore(JanusGraphReads):
     def write(self, batch: WriteBatch) -> None:
         validate_batch(batch)
         self._check_graph(batch.graph)
+        self._ensure_connected()
         tx = self.g.tx()
         try:
             gtx = tx.begin()
         except Exception as e:
             if _unavailable(e):
-                raise StoreUnavailable(f"JanusGraph at {self.url}: {e}") from e
+                raise self._lost(e) from e
             raise
         try:
             self._write(gtx, batch)
@@ -192,151 +218,19 @@ class JanusGraphStore(JanusGraphReads):
             try:
                 if tx.is_open():
                     tx.rollback()
-            except Exception:  # noqa: BLE001 - the connection may be gone; nothing committed
+            except Exception:
                 pass
             if isinstance(e, Exception) and not isinstance(e, StoreError) and _unavailable(e):
-                raise StoreUnavailable(f"JanusGraph at {self.url}: {e}") from e
+                raise self._lost(e) from e
             raise
 
     def _write(self, gtx: GraphTraversalSource, batch: WriteBatch) -> None:
-        graph = batch.graph
-        ledger_ids = [
-            vertex_id(graph, LEDGER_LABEL, f"{e.source}|{e.version}") for e in batch.ledger
-        ]
-        if ledger_ids:
-            done = gtx.V(*ledger_ids).has("lstatus", P.neq("failed")).values("source").to_list()
-            if done:
-                raise LedgerConflict(sorted(set(done)))
-        by_label: dict[str, list[VertexDelta]] = {}
-        for vd in batch.vertices:
-            by_label.setdefault(vd.label, []).append(vd)
-        for label, vds in by_label.items():
-            traversal_for = _vertex_traversal(label)
-            for chunk in _chunks([_vertex_row(graph, vd) for vd in vds]):
-                traversal_for(gtx.inject(chunk).unfold()).iterate()
-        summary = [_summary_row(graph, ed) for ed in batch.edges]
-        for chunk in _chunks(summary):
-            _edge_traversal(gtx.inject(chunk).unfold(), with_first_last=True).iterate()
-        hourly = [row for ed in batch.edges for row in _hourly_rows(graph, ed)]
-        for chunk in _chunks(hourly):
-            _edge_traversal(gtx.inject(chunk).unfold(), with_first_last=False).iterate()
-        rows = [
-            {"k": {T.id: vid, T.label: LEDGER_LABEL}, "c": _ledger_props(graph, e)}
-            for vid, e in zip(ledger_ids, batch.ledger, strict=True)
-        ]
-        for chunk in _chunks(rows):
-            gtx.inject(chunk).unfold().merge_v(__.select("k")).option(
-                Merge.on_create, __.select("c")
-            ).option(Merge.on_match, __.select("c")).iterate()
+        rows = [ledger_row(batch.graph, e, _ledger_props(batch.graph, e)) for e in batch.ledger]
+        write_batch(gtx, batch, rows)
 
     def export(self, graph: str) -> Iterator[dict[str, Any]]:
         self._check_graph(graph)
         return self._export(graph)
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for i in range(0, len(rows), CHUNK):
-        yield rows[i : i + CHUNK]
-
-
-def _vertex_row(graph: str, vd: VertexDelta) -> dict[str, Any]:
-    vt = VERTEX_TYPES[vd.label]
-    props = {k: v for k, v in vd.props.items() if v is not None}
-    row: dict[str, Any] = {
-        "k": {T.id: vertex_id(graph, vd.label, vd.key), T.label: vd.label},
-        "c": {"graph": graph, "nkey": vd.key, "first": vd.first, "last": vd.last, **props},
-        "d": {"first": vd.first, "last": vd.last},
-        "m": {k: v for k, v in props.items() if vt.merge_of(k) is PropMerge.LAST},
-    }
-    for kind in (PropMerge.FIRST, PropMerge.MIN, PropMerge.MAX):
-        row[kind.value] = {k: v for k, v in props.items() if vt.merge_of(k) is kind}
-    return row
-
-
-def _vertex_traversal(label: str) -> Callable[[Any], Any]:
-    """mergeV for rows of one label, with a step per property that needs more than overwrite."""
-    vt = VERTEX_TYPES[label]
-
-    def build(t: Any) -> Any:
-        t = (
-            t.as_("x")
-            .merge_v(__.select("k"))
-            .option(Merge.on_create, __.select("c"))
-            .option(Merge.on_match, __.select("m"))
-            .property(
-                "first",
-                __.union(__.values("first"), __.select("x").select("d").select("first")).min_(),
-            )
-            .property(
-                "last",
-                __.union(__.values("last"), __.select("x").select("d").select("last")).max_(),
-            )
-        )
-        for name, kind in vt.props:
-            given = __.select("x").select(kind.value).select(name)
-            if kind is PropMerge.FIRST:
-                t = t.side_effect(__.not_(__.values(name)).filter_(given).property(name, given))
-            elif kind in (PropMerge.MIN, PropMerge.MAX):
-                both = __.union(__.values(name), __.select("x").select(kind.value).select(name))
-                pick = both.min_() if kind is PropMerge.MIN else both.max_()
-                t = t.side_effect(__.filter_(given).property(name, pick))
-        return t
-
-    return build
-
-
-def _summary_row(graph: str, ed: EdgeDelta) -> dict[str, Any]:
-    totals = [0, 0, 0, 0]
-    for counts in ed.hours.values():
-        for i, c in enumerate(counts):
-            totals[i] += c
-    return {
-        "k": {
-            T.label: ed.label,
-            Direction.OUT: vertex_id(graph, ed.src.label, ed.src.key),
-            Direction.IN: vertex_id(graph, ed.dst.label, ed.dst.key),
-            "q": ed.qualifier,
-        },
-        "c": {"graph": graph, "first": ed.first, "last": ed.last, **dict.fromkeys(COUNTERS, 0)},
-        "d": {"first": ed.first, "last": ed.last, **dict(zip(COUNTERS, totals, strict=True))},
-    }
-
-
-def _hourly_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
-    src = vertex_id(graph, ed.src.label, ed.src.key)
-    dst = vertex_id(graph, ed.dst.label, ed.dst.key)
-    label = ed.label + HOURLY
-    for hour, counts in ed.hours.items():
-        padded = [*counts, 0, 0, 0, 0][:4]
-        yield {
-            "k": {
-                T.label: label,
-                Direction.OUT: src,
-                Direction.IN: dst,
-                "q": ed.qualifier,
-                "hour": hour,
-            },
-            "c": {"graph": graph, **dict.fromkeys(COUNTERS, 0)},
-            "d": dict(zip(COUNTERS, padded, strict=True)),
-        }
-
-
-def _edge_traversal(t: Any, *, with_first_last: bool) -> Any:
-    t = (
-        t.as_("x")
-        .merge_e(__.select("k"))
-        .option(Merge.on_create, __.select("c"))
-        .option(Merge.on_match, __.constant({}))
-    )
-    if with_first_last:
-        t = t.property(
-            "first", __.union(__.values("first"), __.select("x").select("d").select("first")).min_()
-        ).property(
-            "last", __.union(__.values("last"), __.select("x").select("d").select("last")).max_()
-        )
-    for c in COUNTERS:
-        t = t.property(c, __.union(__.values(c), __.select("x").select("d").select(c)).sum_())
-    return t
 
 
 def _ledger_props(graph: str, e: LedgerEntry) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _props(raw: dict[str, Any], label: str) -> dict[str, Any]:
 class JanusGraphReads:
     g: GraphTraversalSource
 
-    def _call(self, fn: Callable[[], R]) -> R:
+    def _call(self, fn: Callable[..., R], *args: Any) -> R:
         raise NotImplementedError
 
     def _check_graph(self, arn: str) -> None:
@@ -46,13 +46,14 @@ class JanusGraphReads:
             chunk = ids[i : i + CHUNK]
             rows.extend(
                 self._call(
-                    lambda chunk=chunk: (
+                    lambda chunk: (
                         self.g.V(*chunk)
                         .project("label", "props")
                         .by(__.label())
                         .by(__.value_map())
                         .to_list()
-                    )
+                    ),
+                    chunk,
                 )
             )
         return rows
@@ -87,7 +88,7 @@ class JanusGraphReads:
                 t = t.has(field, pred)
             if after:
                 t = t.has("nkey", P.gt(after))
-            keys.update(self._call(lambda t=t: t.values("nkey").to_list()))
+            keys.update(self._call(lambda t: t.values("nkey").to_list(), t))
         page = sorted(keys)[: limit + 1]
         found = self.vertices(graph, [VertexRef(label, k) for k in page[:limit]])
         ordered = [found[VertexRef(label, k)] for k in page[:limit] if VertexRef(label, k) in found]
@@ -125,6 +126,7 @@ class JanusGraphReads:
                     if other_ids is not None:
                         end = end.has_id(*other_ids) if other_ids else end.limit(0)
                     t = t.where(end)
+
                 # (gremlinpython traversals are mutable builders: a fresh one per modulator)
                 def near() -> Any:
                     return __.out_v() if direction is Direction.OUT else __.in_v()
@@ -256,7 +258,7 @@ class JanusGraphReads:
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i : i + CHUNK]
             edges = self._call(
-                lambda chunk=chunk: (
+                lambda chunk: (
                     self.g.V(*chunk)
                     .out_e()
                     .project(
@@ -276,7 +278,8 @@ class JanusGraphReads:
                     .by("c2")
                     .by("c3")
                     .to_list()
-                )
+                ),
+                chunk,
             )
             grouped: dict[tuple[str, str, str, str, str, str], dict[str, Any]] = {}
             for e in edges:

@@ -36,7 +36,7 @@ PROP_TYPES: dict[str, str] = {
     "last": "Long",
     "q": "String",
     "hour": "Long",
-    **{c: "Long" for c in COUNTERS},
+    **dict.fromkeys(COUNTERS, "Long"),
     # vertex properties of the model
     "name": "String",
     "arn": "String",
@@ -87,6 +87,8 @@ PROP_TYPES: dict[str, str] = {
     "errors": "String",
     "loaded_at": "Long",
     "hint": "String",
+    # marks an element merged in by the current request (see graph.janusgraph_writes)
+    "fresh": "Boolean",
 }
 
 

@@ -93,7 +93,7 @@ class SqliteStore(SqliteReads):
 
     def list_graphs(self) -> list[GraphInfo]:
         rows = self._conn().execute(
-            "SELECT arn, admin_account, created, takes_all_accounts, props FROM graphs ORDER BY id"
+            "SELECT arn, admin_account, created, takes_all_accounts, props FROM graphs ORDER BY arn"
         )
         return [GraphInfo(r[0], r[1], r[2], bool(r[3]), json.loads(r[4])) for r in rows]
 

@@ -105,7 +105,9 @@ class GraphStore(Protocol):
         """Create the graph, or return the existing one with the same ARN."""
         ...
 
-    def list_graphs(self) -> list[GraphInfo]: ...
+    def list_graphs(self) -> list[GraphInfo]:
+        """Every graph in the store, ordered by ARN."""
+        ...
 
     def delete_graph(self, arn: str) -> None:
         """Expunge the graph: every vertex, edge, hourly count and ledger entry."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from graph.batch import DeltaBuffer, LedgerEntry
 from graph.store import GraphStore, LedgerConflict, StoreUnavailable
@@ -28,6 +28,7 @@ from loaders.sources import SourceError, SourceObject, iter_objects
 
 Progress = Callable[[SourceObject, LoadReport], None]
 LEDGER_CHUNK = 256
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,9 @@ class Loader:
         self.s3 = s3
         self.progress = progress
         self.clock = clock
-        self.target = GraphTarget(store, self.options.graph, self.options.admin_account)
+        self.target = self._retry(
+            lambda: GraphTarget(store, self.options.graph, self.options.admin_account)
+        )
         self.principals = Principals()
         self.report = LoadReport(store=store.uri)
 
@@ -95,6 +98,16 @@ class Loader:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """Run an idempotent store call, retrying with exponential backoff while the store is
+        unreachable (a restarting server); the last failure propagates."""
+        for attempt in range(self.options.retries):
+            try:
+                return fn()
+            except StoreUnavailable:
+                time.sleep(self.options.retry_base * 2**attempt)
+        return fn()
+
     def _new_batch(self) -> _Batch:
         return _Batch(CloudTrailDeltas(self.principals))
 
@@ -102,7 +115,8 @@ class Loader:
         """URIs of the chunk the ledger holds, unchanged, as loaded (one store round trip)."""
         if self.target.arn is None:
             return set()
-        entries = self.store.ledger(self.target.arn, [o.uri for o in chunk])
+        arn = self.target.arn
+        entries = self._retry(lambda: self.store.ledger(arn, [o.uri for o in chunk]))
         return {
             o.uri
             for o in chunk
@@ -118,7 +132,7 @@ class Loader:
         if result.loaded:
             # an object already committed under another hint (touched, copied back) is caught by
             # the ledger check inside the store's write transaction: see _flush
-            self.target.ensure(result.first_account, result.first_region)
+            self._retry(lambda: self.target.ensure(result.first_account, result.first_region))
         if result.status is None:  # not a log file: nothing to record
             return
         batch.objects.append(obj)
@@ -164,7 +178,7 @@ class Loader:
         arn = self.target.arn
         if arn is None:
             # nothing loaded yet and no graph to record failures in
-            arn = self.target.ensure_for_failures()
+            arn = self._retry(self.target.ensure_for_failures)
             if arn is None:
                 return
         out = DeltaBuffer()

@@ -161,6 +161,15 @@ def test_create_graph_is_idempotent(store: GraphStore) -> None:
     assert [g.arn for g in store.list_graphs()].count(GRAPH) == 1
 
 
+def test_graphs_are_listed_by_arn_whatever_the_creation_order(store: GraphStore) -> None:
+    from graph.store import GraphInfo
+
+    early = "arn:aws:detective:ap-south-1:111122223333:graph:" + "c" * 32
+    store.create_graph(GraphInfo(early, "111122223333", 7))
+    arns = [g.arn for g in store.list_graphs()]
+    assert arns == sorted([GRAPH, OTHER_GRAPH, early])
+
+
 def test_session_and_account_labels_round_trip(store: GraphStore) -> None:
     buf = DeltaBuffer()
     session = VertexRef(SESSION, "AROAX:build-42")

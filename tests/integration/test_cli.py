@@ -181,7 +181,8 @@ def test_exit_2_when_the_store_holds_two_graphs(store: GraphStore) -> None:
     """The shared `store` fixture holds two empty graphs, GRAPH and OTHER_GRAPH."""
     result = run("load", "--store", store.uri, str(FLOSELL))
     assert result.exit_code == 2
-    message = f"the store holds 2 graphs; choose one with --graph ({GRAPH}, {OTHER_GRAPH})"
+    listed = ", ".join(sorted([GRAPH, OTHER_GRAPH]))
+    message = f"the store holds 2 graphs; choose one with --graph ({listed})"
     assert says(result.stderr, message)
     export = run("export", "--store", store.uri)
     assert export.exit_code == 2

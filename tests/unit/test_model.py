@@ -59,8 +59,19 @@ def test_principal_sets() -> None:
 
 def test_detective_entity_types_exist() -> None:
     for label in (
-        "AwsAccount", "AwsUser", "AwsRole", "AwsRoleSession", "FederatedUser", "Ec2Instance",
-        "IpAddress", "UserAgent", "S3Bucket", "ApiOperation", "Finding", "Geolocation", "Aso",
+        "AwsAccount",
+        "AwsUser",
+        "AwsRole",
+        "AwsRoleSession",
+        "FederatedUser",
+        "Ec2Instance",
+        "IpAddress",
+        "UserAgent",
+        "S3Bucket",
+        "ApiOperation",
+        "Finding",
+        "Geolocation",
+        "Aso",
     ):
         assert label in VERTEX_TYPES
 

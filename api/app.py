@@ -1,0 +1,43 @@
+"""The ASGI application: one store per process, shared by every route.
+
+The GraphQL API and the Detective-compatible REST API mount here; `/healthz` is what load
+balancers, compose and Kubernetes probes poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from graph.store import GraphStore, StoreError
+
+
+def create_app(open_store: Callable[[], GraphStore]) -> Starlette:
+    """Build the app; the store is opened at startup and closed at shutdown, so a server that
+    cannot reach its store fails health checks instead of failing to import."""
+    holder: dict[str, GraphStore] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        holder["store"] = await run_in_threadpool(open_store)
+        app.state.store = holder["store"]
+        try:
+            yield
+        finally:
+            await run_in_threadpool(holder["store"].close)
+
+    async def healthz(request: Request) -> JSONResponse:
+        store: GraphStore = request.app.state.store
+        try:
+            graphs = await run_in_threadpool(store.list_graphs)
+        except StoreError as e:
+            return JSONResponse({"status": "unavailable", "store": store.uri, "error": str(e)}, 503)
+        return JSONResponse({"status": "ok", "store": store.uri, "graphs": len(graphs)})
+
+    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)

@@ -1,0 +1,130 @@
+"""Elements written per second into one JanusGraph server: the batched writer vs one per request.
+
+    python -m bench.janusgraph_write [--store janusgraph://127.0.0.1:8182] [--elements N]
+
+Both passes write the same kind of elements (principal and API vertices, CALLED summary edges and
+their hourly edges, as the loader does) into fresh graphs of the same server, in one run:
+(a) the store's batched writer (`JanusGraphStore.write`: one transaction, requests of hundreds of
+maps); (b) one element per request, the same mergeV/mergeE traversal shapes, each its own
+request. Prints elements/s of both and their ratio against the targets (>= 20,000 elements/s
+batched, >= 50x one-per-request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from graph.batch import DeltaBuffer, WriteBatch
+from graph.janusgraph import JanusGraphStore
+from graph.janusgraph_writes import edge_merge, hourly_rows, summary_row, vertex_merge, vertex_row
+from graph.model import API, CALLED, SESSION, VertexRef
+from graph.store import GraphInfo
+
+OUT = Path(__file__).resolve().parent / "out"
+H0 = 1_700_000_000 - 1_700_000_000 % 3600
+
+
+def workload(elements: int, seed: int) -> DeltaBuffer:
+    """Sessions calling APIs over hours: about 1 vertex per 10 elements, like a real batch."""
+    rng = random.Random(seed)
+    buf = DeltaBuffer()
+    sessions = [VertexRef(SESSION, f"AROA{i:08d}:s{i}") for i in range(max(1, elements // 20))]
+    apis = [
+        VertexRef(API, f"svc{i % 7}.amazonaws.com:Op{i}") for i in range(max(1, elements // 40))
+    ]
+    while len(buf) < elements:
+        s, a = rng.choice(sessions), rng.choice(apis)
+        ts = H0 + rng.randrange(48) * 3600 + rng.randrange(3600)
+        buf.edge(
+            CALLED, s, a, ts, (rng.randrange(1, 50), rng.randrange(3)), f"10.0.{rng.randrange(4)}.1"
+        )
+    return buf
+
+
+def elements_of(batch: WriteBatch) -> int:
+    """Vertices + summary edges + hourly edges: every element a store request creates."""
+    return len(batch.vertices) + len(batch.edges) + sum(len(e.hours) for e in batch.edges)
+
+
+def batched(store: JanusGraphStore, graph: str, batch: WriteBatch) -> float:
+    started = time.perf_counter()
+    store.write(batch)
+    return time.perf_counter() - started
+
+
+def one_per_request(
+    store: JanusGraphStore, graph: str, batch: WriteBatch, limit: int
+) -> tuple[int, float]:
+    """The same merges, one element per request, until `limit` elements were written."""
+    g = store.g
+    items: list[tuple[str, dict[str, Any]]] = [
+        (vd.label, vertex_row(graph, vd)) for vd in batch.vertices
+    ]
+    for ed in batch.edges:
+        items.append(("summary", summary_row(graph, ed)))
+        items.extend(("hourly", row) for row in hourly_rows(graph, ed))
+    started = time.perf_counter()
+    for kind, row in items[:limit]:
+        if kind in ("summary", "hourly"):
+            edge_merge(g.inject(row), widen=kind == "summary").iterate()
+        else:
+            vertex_merge(kind)(g.inject(row)).iterate()
+    return min(limit, len(items)), time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", default="janusgraph://127.0.0.1:8182")
+    ap.add_argument("--elements", type=int, default=60_000)
+    ap.add_argument(
+        "--single", type=int, default=3_000, help="elements for the one-per-request pass"
+    )
+    ap.add_argument("--out", default=str(OUT / "janusgraph_write.json"))
+    args = ap.parse_args()
+    store = JanusGraphStore.from_uri(args.store)
+    stamp = f"{int(time.time()):032x}"[-32:]
+    g1 = f"arn:aws:detective:us-east-1:111111111111:graph:{stamp}"
+    g2 = f"arn:aws:detective:us-east-1:222222222222:graph:{stamp}"
+    for arn in (g1, g2):
+        store.create_graph(GraphInfo(arn, arn.split(":")[4], int(time.time())))
+    warm = workload(2_000, seed=9).take(g1, [])
+    store.write(warm)  # JIT warm-up of the server, not measured
+    batch = workload(args.elements, seed=1).take(g1, [])
+    n = elements_of(batch)
+    seconds = batched(store, g1, batch)
+    single_batch = workload(args.elements, seed=1).take(g2, [])
+    k, single_seconds = one_per_request(store, g2, single_batch, args.single)
+    rate, single_rate = n / seconds, k / single_seconds
+    for arn in (g1, g2):
+        store.delete_graph(arn)
+    store.close()
+    result: dict[str, Any] = {
+        "store": args.store,
+        "batched": {"elements": n, "seconds": round(seconds, 2), "elements_per_s": round(rate)},
+        "one_per_request": {
+            "elements": k,
+            "seconds": round(single_seconds, 2),
+            "elements_per_s": round(single_rate),
+        },
+        "ratio": round(rate / single_rate, 1),
+        "targets": {"batched_elements_per_s": 20_000, "ratio": 50},
+    }
+    print(f"batched writer:    {n:>8,} elements in {seconds:7.2f} s = {rate:>9,.0f} elements/s")
+    print(
+        f"one per request:   {k:>8,} elements in {single_seconds:7.2f} s = "
+        f"{single_rate:>9,.0f} elements/s"
+    )
+    print(f"ratio batched / one-per-request: {rate / single_rate:.1f}")
+    print(f"[{'PASS' if rate >= 20_000 else 'FAIL'}] batched >= 20,000 elements/s")
+    print(f"[{'PASS' if rate / single_rate >= 50 else 'FAIL'}] batched >= 50 x one-per-request")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""`gumshoe serve` runs uvicorn for real; probes reach it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from graph.sqlite import SqliteStore
+from graph.store import GraphInfo
+
+GUMSHOE = str(Path(sys.executable).with_name("gumshoe"))
+ARN = "arn:aws:detective:us-east-1:111122223333:graph:" + "a" * 32
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    db = tmp_path / "g.db"
+    store = SqliteStore(db)
+    store.create_graph(GraphInfo(ARN, "111122223333", 1_700_000_000))
+    store.close()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [GUMSHOE, "serve", "--store", f"sqlite://{db}", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    pytest.fail(f"gumshoe serve did not come up: {out}")
+                time.sleep(0.1)
+        yield base, db
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_healthz_reports_the_store_and_its_graphs(served: tuple[str, Path]) -> None:
+    base, db = served
+    response = httpx.get(f"{base}/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {"status": "ok", "store": f"sqlite://{db}", "graphs": 1}
+
+
+def test_serve_exits_3_when_the_store_is_unreachable() -> None:
+    port = _free_port()
+    run = subprocess.run(
+        [GUMSHOE, "serve", "--store", f"janusgraph://127.0.0.1:{port}", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 3
+    assert "store unreachable" in run.stderr
