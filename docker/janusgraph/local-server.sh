@@ -18,7 +18,10 @@
 #   JANUSGRAPH_SCHEMA_JSON    optional JSON schema file (JanusGraph 1.1 schema.init.strategy=json),
 #                             applied when the graph opens
 #   JANUSGRAPH_PROPERTIES     optional graph .properties template replacing
-#                             conf/janusgraph-inmemory.properties (@@RUN_DIR@@ is substituted)
+#                             conf/janusgraph-inmemory.properties (@@RUN_DIR@@ is substituted),
+#                             e.g. conf/janusgraph-cql.properties (persistent, needs a running
+#                             docker/cassandra/local-cassandra.sh)
+#   CASSANDRA_PORT            substituted for @@CASSANDRA_PORT@@ in the templates (default 9042)
 #   PYTHON                    python with gremlinpython 3.7.x for the readiness probe
 #                             (default: <repo>/.venv/bin/python if present, else python3)
 #   JAVA                      java binary (default: $JAVA_HOME/bin/java, else java on PATH)
@@ -38,6 +41,8 @@ HEAP=${JANUSGRAPH_HEAP:--Xms256m -Xmx1g}
 EXTRA_OPTS=${JANUSGRAPH_JAVA_OPTS:-}
 PROPS_TEMPLATE=${JANUSGRAPH_PROPERTIES:-$CONF_DIR/janusgraph-inmemory.properties}
 SCHEMA_JSON=${JANUSGRAPH_SCHEMA_JSON:-}
+# CQL port of the local Cassandra (docker/cassandra/local-cassandra.sh), for @@CASSANDRA_PORT@@
+CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
 MVN=${MVN:-mvn}
 if [ -n "${JAVA:-}" ]; then
   :
@@ -64,6 +69,7 @@ usage() {
 }
 
 case "$PORT" in ''|*[!0-9]*) die "JANUSGRAPH_PORT must be a number, got '$PORT'";; esac
+case "$CASSANDRA_PORT" in ''|*[!0-9]*) die "CASSANDRA_PORT must be a number, got '$CASSANDRA_PORT'";; esac
 
 # --- classpath ------------------------------------------------------------------------------------
 
@@ -160,7 +166,8 @@ render() {
   local src=$1 dst=$2 run port
   run=$(sed_escape "$RUN_DIR")
   port=$(sed_escape "$PORT")
-  sed -e "s|@@RUN_DIR@@|$run|g" -e "s|@@PORT@@|$port|g" "$src" > "$dst"
+  sed -e "s|@@RUN_DIR@@|$run|g" -e "s|@@PORT@@|$port|g" \
+      -e "s|@@CASSANDRA_PORT@@|$CASSANDRA_PORT|g" "$src" > "$dst"
 }
 
 render_config() {
