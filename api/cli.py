@@ -18,6 +18,7 @@ from graph.export import write_jsonl
 from graph.open import open_store
 from graph.store import GraphNotFound, GraphStore, StoreUnavailable
 from loaders import DEFAULT_BATCH_EVENTS
+from loaders.report import LoadReport
 
 app = typer.Typer(
     add_completion=False,
@@ -25,6 +26,7 @@ app = typer.Typer(
     help="gumshoe: a self-hosted behavior graph for AWS security investigations.",
 )
 err = Console(stderr=True)
+SOURCES = ("cloudtrail", "vpcflow", "guardduty")
 
 StoreOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.11
@@ -62,7 +64,16 @@ def load(
     ] = None,
     source: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="force the source type instead of detecting it: cloudtrail"),
+        typer.Option(
+            help="force the source type instead of detecting it: cloudtrail, vpcflow, guardduty"
+        ),
+    ] = None,
+    flow_format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="VPC flow log fields, space separated, for files without a header line "
+            "(default: the version-2 format)"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
     batch_events: Annotated[
@@ -70,22 +81,38 @@ def load(
         typer.Option(min=1, help="events per store transaction (memory grows with it)"),
     ] = DEFAULT_BATCH_EVENTS,
 ) -> None:
-    """Load CloudTrail logs (local or S3) into the behavior graph, exactly once."""
+    """Load CloudTrail, VPC Flow Logs and GuardDuty findings (local or S3) into the behavior
+    graph, exactly once."""
     from loaders.graphs import UsageError
     from loaders.pipeline import Loader, LoadOptions
     from loaders.progress import progress_bar
     from loaders.sources import SourceError
 
-    if source is not None and source != "cloudtrail":
-        err.print(f"[red]error:[/] unsupported --source {source!r} (supported: cloudtrail)")
+    if source is not None and source not in SOURCES:
+        supported = ", ".join(SOURCES)
+        err.print(f"[red]error:[/] unsupported --source {source!r} (supported: {supported})")
         raise typer.Exit(2)
+    if flow_format is not None:
+        from loaders.vpcflow import FlowFormatError, parse_format
+
+        try:
+            parse_format(flow_format)
+        except FlowFormatError as e:
+            err.print(f"[red]error:[/] --flow-format: {e}")
+            raise typer.Exit(2) from None
     s = _store(store)
     options = LoadOptions(
-        graph=graph, admin_account=admin_account, source=source, batch_events=batch_events
+        graph=graph,
+        admin_account=admin_account,
+        source=source,
+        flow_format=flow_format,
+        batch_events=batch_events,
     )
     try:
         with progress_bar(enabled=not as_json and err.is_terminal, console=err) as progress:
             report = Loader(s, options, progress=progress).load(paths)
+        if report.graph is not None and report.loaded:
+            _regroup(s, report)
     except (UsageError, SourceError) as e:
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
@@ -101,6 +128,16 @@ def load(
 
         print_summary(report, err)
     raise typer.Exit(report.exit_code)
+
+
+def _regroup(store: GraphStore, report: LoadReport) -> None:
+    """Fold newly loaded findings into the finding groups (incremental; cheap without findings)."""
+    from baselines.finding_group_store import regroup
+
+    assert report.graph is not None
+    result = regroup(store, report.graph)
+    if result.groups or result.changed:
+        report.finding_groups = {"active": len(result.active), "changed": len(result.changed)}
 
 
 @app.command()

@@ -20,6 +20,7 @@ from graph.model import (
     Merge,
     Scalar,
     VertexRef,
+    VertexType,
 )
 
 LedgerStatus = Literal["loaded", "partial", "failed"]
@@ -78,8 +79,11 @@ class WriteBatch:
         return len(self.vertices) + sum(len(e.hours) for e in self.edges)
 
 
-def merge_prop(merge: Merge, old: Scalar, new: Scalar) -> Scalar:
-    """Combine a stored property value with a new one; None never overwrites a value."""
+def merge_prop(merge: Merge, old: Scalar, new: Scalar, order: int = 0) -> Scalar:
+    """Combine a stored property value with a new one; None never overwrites a value.
+
+    `order` (see `version_order`) says whether the new write is newer (> 0), older (< 0) or of
+    the same version (0) as the stored values; only NEWEST properties use it."""
     if new is None:
         return old
     if old is None:
@@ -90,7 +94,22 @@ def merge_prop(merge: Merge, old: Scalar, new: Scalar) -> Scalar:
         return new
     if merge is Merge.MIN:
         return new if new < old else old  # type: ignore[operator]
+    if merge is Merge.NEWEST and order:
+        return new if order > 0 else old
     return new if new > old else old  # type: ignore[operator]
+
+
+def version_order(vt: VertexType, old: dict[str, Scalar], new: dict[str, Scalar]) -> int:
+    """How a write's version compares with the stored one (see Merge.NEWEST): a write without
+    a version counts as older, so it only fills unknown values."""
+    if vt.version is None:
+        return 0
+    theirs, mine = new.get(vt.version), old.get(vt.version)
+    if theirs is None:
+        return -1
+    if mine is None:
+        return 1
+    return (theirs > mine) - (theirs < mine)  # type: ignore[operator]
 
 
 class DeltaBuffer:
@@ -128,9 +147,10 @@ class DeltaBuffer:
         if props:
             vt = VERTEX_TYPES[ref.label]
             current = vd.props
+            order = version_order(vt, current, props)  # before the version itself is merged
             for name, value in props.items():
                 if value is not None:
-                    current[name] = merge_prop(vt.merge_of(name), current.get(name), value)
+                    current[name] = merge_prop(vt.merge_of(name), current.get(name), value, order)
 
     def edge(
         self,

@@ -25,6 +25,7 @@ from graph.store import LedgerConflict
 
 CHUNK = 500
 FRESH = "fresh"
+_OLDEST = -1  # the version of a vertex stored without one (versions are epoch seconds)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -68,8 +69,10 @@ def vertex_row(graph: str, vd: VertexDelta) -> dict[str, Any]:
         # LAST properties overwrite on match, through mergeV's own on_match map
         "m": {k: v for k, v in props.items() if vt.merge_of(k) is PropMerge.LAST},
     }
-    for kind in (PropMerge.FIRST, PropMerge.MIN, PropMerge.MAX):
+    for kind in (PropMerge.FIRST, PropMerge.MIN, PropMerge.MAX, PropMerge.NEWEST):
         row[kind.value] = {k: v for k, v in props.items() if vt.merge_of(k) is kind}
+    if vt.version is not None and props.get(vt.version) is not None:
+        row["ver"] = props[vt.version]
     return row
 
 
@@ -82,8 +85,13 @@ def _widen(t: GraphTraversal) -> GraphTraversal:
 
 def vertex_merge(label: str) -> Callable[[GraphTraversal], GraphTraversal]:
     """mergeV for rows of one label: deltas only on existing vertices."""
+    vt = VERTEX_TYPES[label]
     update = _widen(__.identity())
-    for name, kind in VERTEX_TYPES[label].props:
+    # NEWEST first: they compare the row's version with the stored one before MAX updates it
+    for name, kind in vt.props:
+        if kind is PropMerge.NEWEST and vt.version is not None:
+            update = update.side_effect(_newest(name, vt.version))
+    for name, kind in vt.props:
         given = __.select("x").select(kind.value).select(name)
         if kind is PropMerge.FIRST:
             update = update.side_effect(
@@ -104,6 +112,19 @@ def vertex_merge(label: str) -> Callable[[GraphTraversal], GraphTraversal]:
         )
 
     return merge
+
+
+def _newest(name: str, version: str) -> GraphTraversal:
+    """Set `name` when unknown, when the row is newer, or on a version tie when its value is
+    larger: graph.batch.merge_prop's NEWEST rule (a row without a version only fills)."""
+    given = __.select("x").select(PropMerge.NEWEST.value).select(name)
+    theirs = __.select("x").select("ver")
+    newer = __.coalesce(__.values(version), __.constant(_OLDEST)).as_("sv")
+    newer = newer.map(theirs.clone()).where(P.gt("sv"))
+    tie = __.as_("v").values(version).as_("sv").map(theirs.clone()).where(P.eq("sv"))
+    tie = tie.select("v").values(name).as_("old").map(given.clone()).where(P.gt("old"))
+    apply = __.or_(__.not_(__.values(name)), newer, tie)
+    return __.filter_(given.clone()).filter_(apply).property(name, given.clone())
 
 
 def edge_merge(t: GraphTraversal, *, widen: bool) -> GraphTraversal:

@@ -29,6 +29,11 @@ class Merge(Enum):
     LAST = "last"  # overwrite with every newer non-null value (in load order)
     MIN = "min"
     MAX = "max"
+    # the value written with the newest version (VertexType.version), whatever the load order:
+    # GuardDuty re-exports a finding on every update, and files may load oldest-last. An older
+    # write only fills a value still unknown; equal versions keep the larger value (so the result
+    # never depends on the order of writes).
+    NEWEST = "newest"
 
 
 class VertexRef(NamedTuple):
@@ -47,6 +52,8 @@ class VertexType:
     # Principals have an API call volume; rollups aggregate the activity of other principals.
     principal: bool = False
     rollup: bool = False
+    # the MAX property that orders writes for NEWEST properties (e.g. a finding's updated time)
+    version: str | None = None
 
     @property
     def prop_names(self) -> tuple[str, ...]:
@@ -71,7 +78,7 @@ class EdgeType:
     activity: bool = False
 
 
-F, L, MN, MX = Merge.FIRST, Merge.LAST, Merge.MIN, Merge.MAX
+F, L, MN, MX, NW = Merge.FIRST, Merge.LAST, Merge.MIN, Merge.MAX, Merge.NEWEST
 
 ACCOUNT = "AwsAccount"
 USER = "AwsUser"
@@ -88,6 +95,8 @@ API = "ApiOperation"
 GEO = "Geolocation"
 ASO = "Aso"
 FINDING = "Finding"
+EKS_CLUSTER = "EksCluster"
+POD = "KubernetesPod"
 FINDING_GROUP = "FindingGroup"
 
 VERTEX_TYPES: dict[str, VertexType] = {
@@ -212,28 +221,56 @@ VERTEX_TYPES: dict[str, VertexType] = {
         ),
         VertexType(
             FINDING,
-            "A GuardDuty (or Security Hub) finding, updated in place when seen again.",
+            "A GuardDuty finding, updated in place when seen again (the newest version wins). "
+            "Its first/last observed are the activity's first and last seen times.",
             "finding id",
             props=(
                 ("arn", F),
-                ("type", L),
-                ("severity", L),
-                ("title", L),
+                ("type", NW),
+                ("severity", NW),  # float, 0.0-10.0 (GuardDuty's scale)
+                ("title", NW),
+                ("description", NW),
                 ("account", F),
                 ("region", F),
                 ("created", MN),
-                ("updated", MX),
-                ("count", MX),
-                ("archived", L),
-                ("sample", L),
+                ("updated", MX),  # the version: updatedAt, epoch seconds
+                ("count", MX),  # GuardDuty's own occurrence counter: grows, never summed
+                ("archived", NW),
+                ("sample", NW),
             ),
             search=("arn",),
+            version="updated",
+        ),
+        VertexType(
+            EKS_CLUSTER,
+            "An Amazon EKS cluster (from GuardDuty's EKS and runtime findings).",
+            "cluster ARN",
+            props=(("name", F), ("arn", F), ("account", F), ("region", F)),
+            search=("name", "arn"),
+        ),
+        VertexType(
+            POD,
+            "A Kubernetes pod of an EKS cluster.",
+            "<cluster ARN>/<namespace>/<pod name>",
+            props=(("name", F), ("namespace", F), ("account", F)),
+            search=("name",),
         ),
         VertexType(
             FINDING_GROUP,
             "Findings that share entities within a time window.",
             "group id",
-            props=(("title", L), ("severity", L), ("tactics", L), ("status", L), ("parents", L)),
+            props=(
+                ("title", L),
+                ("severity", L),
+                ("severity_label", L),
+                ("tactics", L),  # JSON list, kill-chain order
+                ("status", L),  # ACTIVE, or INACTIVE once merged into a child group
+                ("parents", L),  # JSON list of the groups this one merged
+                ("child", L),  # the group this one merged into
+                ("created", F),
+                ("findings", L),  # number of member findings
+                ("accounts", L),  # JSON list
+            ),
         ),
     )
 }
@@ -333,7 +370,9 @@ EDGE_TYPES: dict[str, EdgeType] = {
         EdgeType(
             BELONGS_TO,
             "An entity belongs to an AWS account.",
-            frozenset({USER, ROLE, SESSION, FEDERATED, INSTANCE, ENI, BUCKET, FINDING}),
+            frozenset(
+                {USER, ROLE, SESSION, FEDERATED, INSTANCE, ENI, BUCKET, FINDING, EKS_CLUSTER}
+            ),
             frozenset({ACCOUNT}),
             COUNT,
         ),
@@ -379,7 +418,8 @@ EDGE_TYPES: dict[str, EdgeType] = {
             frozenset({FINDING}),
             frozenset(VERTEX_TYPES) - {FINDING, FINDING_GROUP, API, GEO},
             COUNT,
-            qualifier_doc="the entity's role in the finding (e.g. actor, target, resource)",
+            qualifier_doc="the entity's role: GuardDuty's resourceRole ('target', 'actor') for "
+            "the affected resource and its principal, 'remote' for remote IP addresses",
         ),
         EdgeType(
             IN_GROUP,

@@ -16,7 +16,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch, merge_prop, validate_batch
+from graph.batch import (
+    EdgeDelta,
+    LedgerEntry,
+    VertexDelta,
+    WriteBatch,
+    merge_prop,
+    validate_batch,
+    version_order,
+)
 from graph.model import MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
 from graph.sqlite_reads import SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
@@ -341,10 +349,11 @@ def _merged(label: str, old: dict[str, Scalar], new: dict[str, Scalar]) -> dict[
     if not new:
         return None
     vt = VERTEX_TYPES[label]
+    order = version_order(vt, old, new)
     out: dict[str, Scalar] | None = None
     for name, value in new.items():
         current = old.get(name)
-        merged = merge_prop(vt.merge_of(name), current, value)
+        merged = merge_prop(vt.merge_of(name), current, value, order)
         if merged != current:
             if out is None:
                 out = dict(old)

@@ -28,6 +28,7 @@ from graph.model import (
     BUCKET,
     CALLED,
     CHAINED_TO,
+    ENI,
     GEO,
     HAS_INTERFACE,
     INSTANCE,
@@ -47,7 +48,8 @@ from loaders.identity import Principal, resolve, role_name_of_session
 from loaders.timeparse import SECOND_CACHE, parse_time
 
 ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
-_SPECIAL = ASSUME_ROLE | {"RunInstances", "ConsoleLogin"}
+_NIC_EVENTS = frozenset({"CreateNetworkInterface", "AttachNetworkInterface"})
+_SPECIAL = ASSUME_ROLE | {"RunInstances", "ConsoleLogin"} | _NIC_EVENTS
 _PRINCIPAL_CACHE_LIMIT = 50_000
 
 
@@ -55,6 +57,8 @@ class _Params(msgspec.Struct):
     bucketName: str | None = None
     roleArn: str | None = None
     roleSessionName: str | None = None
+    networkInterfaceId: str | None = None  # AttachNetworkInterface
+    instanceId: str | None = None
 
 
 class _AssumedRoleUser(msgspec.Struct):
@@ -68,6 +72,18 @@ class _Nic(msgspec.Struct):
 
 class _Nics(msgspec.Struct):
     items: list[_Nic] = []
+
+
+class _Attachment(msgspec.Struct):
+    instanceId: str | None = None
+
+
+class _NetworkInterface(msgspec.Struct):
+    networkInterfaceId: str | None = None
+    vpcId: str | None = None
+    subnetId: str | None = None
+    ownerId: str | None = None
+    attachment: _Attachment | None = None
 
 
 class _Instance(msgspec.Struct):
@@ -87,6 +103,7 @@ class _Response(msgspec.Struct):
     assumedRoleUser: _AssumedRoleUser | None = None
     instancesSet: _Instances | None = None
     ConsoleLogin: str | None = None
+    networkInterface: _NetworkInterface | None = None  # CreateNetworkInterface
 
 
 _params = msgspec.json.Decoder(_Params | None, strict=False)
@@ -128,9 +145,12 @@ class CloudTrailDeltas:
         self.tuples: dict[tuple[Any, ...], list[int]] = {}
         self.direct = DeltaBuffer()
         self.events = 0
+        # VPC flows, see loaders/vpcflow_graph.py: (interface, instance, hour, remote address,
+        # qualifier) -> [bytes_in, bytes_out, packets_in, packets_out, records, first, last]
+        self.flows: dict[tuple[Any, ...], list[int]] = {}
 
     def __len__(self) -> int:
-        return len(self.tuples) + len(self.direct)
+        return len(self.tuples) + len(self.flows) + len(self.direct)
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
@@ -215,6 +235,8 @@ class CloudTrailDeltas:
             return ok
         if ev.eventName == "RunInstances" and resp.instancesSet:
             self._instances(resp.instancesSet.items, p, ts, ev.awsRegion)
+        elif ev.eventName in _NIC_EVENTS:
+            self._interface(ev, resp, p, ts)
         elif resp.assumedRoleUser and resp.assumedRoleUser.assumedRoleId:
             params = _decode(_params, ev.requestParameters, "requestParameters")
             self._assumed(resp.assumedRoleUser, params, p, ts, ev.eventName or "")
@@ -302,6 +324,30 @@ class CloudTrailDeltas:
                     )
                     d.edge(HAS_INTERFACE, inst, eni, ts, (1,))
 
+    def _interface(self, ev: Event, resp: _Response, p: Principal, ts: int) -> None:
+        """CreateNetworkInterface (the interface, attached if the response says so) and
+        AttachNetworkInterface (instance and interface from the request): for VPC flows."""
+        nic = resp.networkInterface
+        params = (
+            _decode(_params, ev.requestParameters, "requestParameters") if nic is None else None
+        )
+        eni_id = nic.networkInterfaceId if nic else params.networkInterfaceId if params else None
+        if not eni_id:
+            return
+        account = (nic.ownerId if nic else None) or p.account
+        props: dict[str, Any] = {"account": account, "region": ev.awsRegion}
+        if nic:
+            props |= {"vpc_id": nic.vpcId, "subnet_id": nic.subnetId}
+        eni = VertexRef(ENI, eni_id)
+        d = self.direct
+        d.vertex(eni, ts, ts, props)
+        if account:
+            d.edge(BELONGS_TO, eni, VertexRef(ACCOUNT, account), ts, (1,))
+        attached = nic.attachment if nic else None
+        instance = attached.instanceId if attached else params.instanceId if params else None
+        if instance:
+            d.edge(HAS_INTERFACE, VertexRef(INSTANCE, instance), eni, ts, (1,))
+
     def absorb(self, other: CloudTrailDeltas) -> None:
         mine = self.tuples
         for key, (n, first, last) in other.tuples.items():
@@ -312,6 +358,17 @@ class CloudTrailDeltas:
                 acc[0] += n
                 acc[1] = min(acc[1], first)
                 acc[2] = max(acc[2], last)
+        flows = self.flows
+        for key, row in other.flows.items():
+            acc = flows.get(key)
+            if acc is None:
+                flows[key] = row
+            else:
+                for i in range(5):
+                    acc[i] += row[i]
+                acc[5] = min(acc[5], row[5])
+                acc[6] = max(acc[6], row[6])
+        other.flows = {}
         self.direct.absorb(other.direct)
         self.events += other.events
 
@@ -323,7 +380,8 @@ class CloudTrailDeltas:
         the principal and every rollup at once.
         """
         out.absorb(self.direct)
-        ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]})
+        remotes = {key[3] for key in self.flows}
+        ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
         # (label, principal, hour, target vertex, qualifier) -> [successes, failures, first, last]
         rows: dict[tuple[Any, ...], list[int]] = {}
         principal_hours: dict[tuple[Principal, int], list[int]] = {}
@@ -390,6 +448,11 @@ class CloudTrailDeltas:
             for label, src, dst in p.relations:
                 # both ends are among the principal's targets, whose spans are recorded above
                 out.count(label, src, dst, "", first, last, (n,))
+        if self.flows:
+            from loaders.vpcflow_graph import expand_flows
+
+            expand_flows(self.flows, out, ip_hours)
+            self.flows = {}
         for (address, _hour), (n, first, last) in ip_hours.items():
             ips.relations(out, address, n, first, last)
         for ref, (_n, first, last) in spans.items():

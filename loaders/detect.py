@@ -13,9 +13,9 @@ EKS_AUDIT = "eks-audit"
 SECURITYHUB = "securityhub"
 DIGEST = "cloudtrail-digest"
 
-_FLOW_HEADER = re.compile(
-    rb"^\s*(version|account-id|interface-id|srcaddr|action)( [a-z0-9-]+)+\s*$"
-)
+# a header line of any format version, fields in any order (v3-5 may start with any field)
+_FLOW_HEADER = re.compile(rb"^\s*[a-z${][a-z0-9${}-]*( [a-z${][a-z0-9${}-]*)+\s*$")
+PARQUET_MAGIC = b"PAR1"  # only VPC flow logs come as Parquet (the loader checks the columns)
 _FLOW_V2_LINE = re.compile(rb"^\s*\d+ (\d{12}|unknown) \S+ \S+ \S+ ")
 
 
@@ -25,6 +25,8 @@ def _cloudtrail(text: bytes) -> bool:
 
 def detect(head: bytes) -> str | None:
     """The source type of decompressed content starting with `head`, or None if unknown."""
+    if head[:4] == PARQUET_MAGIC:
+        return VPCFLOW
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not text:
         return None
@@ -50,6 +52,10 @@ def detect(head: bytes) -> str | None:
             return VPCFLOW
         return None
     first_line = text.split(b"\n", 1)[0]
-    if _FLOW_HEADER.match(first_line) or _FLOW_V2_LINE.match(first_line):
+    if (
+        _FLOW_HEADER.match(first_line)
+        and b"interface-id" in first_line
+        and b"srcaddr" in first_line
+    ) or _FLOW_V2_LINE.match(first_line):
         return VPCFLOW
     return None

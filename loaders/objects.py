@@ -20,7 +20,7 @@ from isal.isal_zlib import error as IsalError  # corrupt deflate streams
 from graph.batch import LedgerStatus
 from loaders.cloudtrail import Cursor, FileError, read_events
 from loaders.cloudtrail_graph import CloudTrailDeltas
-from loaders.detect import CLOUDTRAIL, DIGEST, SNIFF_BYTES, detect
+from loaders.detect import CLOUDTRAIL, DIGEST, GUARDDUTY, SNIFF_BYTES, VPCFLOW, detect
 from loaders.sources import GZIP_MAGIC, ByteStream, HashingReader, SourceObject, decompressed
 
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -70,9 +70,21 @@ class _Prepended:
             out += self._stream.read(n - len(out))
         return out
 
+    def close(self) -> None:
+        self._stream.close()
 
-def read_object(obj: SourceObject, into: CloudTrailDeltas, forced: str | None) -> ObjectResult:
-    """Read `obj`, adding its events to `into` only if the object as a whole is usable."""
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    forced: str | None = None  # the source type, instead of detecting it
+    flow_format: str | None = None  # VPC flow fields of files without a header line
+
+
+def read_object(
+    obj: SourceObject, into: CloudTrailDeltas, forced: str | None, flow_format: str | None = None
+) -> ObjectResult:
+    """Read `obj`, adding its records to `into` only if the object as a whole is usable."""
+    opts = ReadOptions(forced, flow_format)
     res = ObjectResult(size=obj.size)
     try:
         raw = obj.opener()
@@ -82,11 +94,11 @@ def read_object(obj: SourceObject, into: CloudTrailDeltas, forced: str | None) -
         res.version = obj.version or f"unreadable:{obj.hint}"
         return res
     if obj.size <= SMALL_OBJECT:
-        _read_small(res, obj, into, forced, raw)
+        _read_small(res, obj, into, opts, raw)
     else:
         # a large object can still fail after some events (a corrupt tail): stage it apart
         staging = CloudTrailDeltas(into.principals)
-        _read_streamed(res, obj, staging, forced, raw)
+        _read_streamed(res, obj, staging, opts, raw)
         if res.failure is None:
             into.absorb(staging)
     if res.failure is not None:
@@ -102,7 +114,7 @@ def _read_small(
     res: ObjectResult,
     obj: SourceObject,
     into: CloudTrailDeltas,
-    forced: str | None,
+    opts: ReadOptions,
     raw: ByteStream,
 ) -> None:
     """Most log objects are small: one read, one hash, one whole-buffer gunzip.
@@ -122,7 +134,7 @@ def _read_small(
         head = stream.read(SNIFF_BYTES)
         if not head.strip(b" \t\r\n"):
             head += stream.read()
-        _read(res, obj, into, forced, head, stream, gzipped)
+        _read(res, obj, into, opts, head, stream, gzipped)
     except FileError as e:
         res.failure = str(e)
     except READ_ERRORS as e:
@@ -144,7 +156,7 @@ def _read_streamed(
     res: ObjectResult,
     obj: SourceObject,
     into: CloudTrailDeltas,
-    forced: str | None,
+    opts: ReadOptions,
     raw: ByteStream,
 ) -> None:
     reader = HashingReader(raw)
@@ -157,7 +169,7 @@ def _read_streamed(
             if not more:
                 break
             head += more
-        _read(res, obj, into, forced, head, stream, gzipped)
+        _read(res, obj, into, opts, head, stream, gzipped)
     except FileError as e:
         res.failure = str(e)
     except READ_ERRORS as e:
@@ -177,7 +189,7 @@ def _read(
     res: ObjectResult,
     obj: SourceObject,
     deltas: CloudTrailDeltas,
-    forced: str | None,
+    opts: ReadOptions,
     head: bytes,
     stream: ByteStream,
     gzipped: bool,
@@ -188,13 +200,25 @@ def _read(
         )
     if not head.strip(b" \t\r\n"):
         raise FileError("blank file (only whitespace)")
-    kind = forced or detect(head)
+    kind = opts.forced or detect(head)
     res.kind = kind
     if kind is None:
         what = "gzip data" if gzipped else "content"
         raise FileError(f"unrecognized {what}: not CloudTrail, VPC Flow Logs or GuardDuty")
     if kind == DIGEST:
         res.skip_reason = "CloudTrail digest file"
+        return
+    if kind == VPCFLOW:
+        from loaders.vpcflow_graph import stage_flow_file
+
+        res.status = "loaded"
+        stage_flow_file(res, obj, deltas, _Prepended(head, stream), opts.flow_format)
+        return
+    if kind == GUARDDUTY:
+        from loaders.guardduty_graph import stage_finding_file
+
+        res.status = "loaded"
+        stage_finding_file(res, obj, deltas, _Prepended(head, stream))
         return
     if kind != CLOUDTRAIL:
         res.skip_reason = f"{kind} sources are not supported by this version"

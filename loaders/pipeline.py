@@ -36,6 +36,7 @@ class LoadOptions:
     graph: str | None = None
     admin_account: str | None = None
     source: str | None = None  # force a source type instead of detecting it
+    flow_format: str | None = None  # VPC flow fields of files without a header line
     batch_events: int = DEFAULT_BATCH_EVENTS
     batch_rows: int = 60_000  # staged tuples: each expands into ~10 edge-hour rows
     retries: int = 8
@@ -127,7 +128,7 @@ class Loader:
         }
 
     def _add(self, batch: _Batch, obj: SourceObject) -> None:
-        result = read_object(obj, batch.deltas, self.options.source)
+        result = read_object(obj, batch.deltas, self.options.source, self.options.flow_format)
         self._count(obj, result)
         if result.loaded:
             # an object already committed under another hint (touched, copied back) is caught by
@@ -213,7 +214,7 @@ class Loader:
         redo = self._new_batch()
         for obj in batch.objects:
             if obj.uri not in loaded:
-                read_object(obj, redo.deltas, self.options.source)
+                read_object(obj, redo.deltas, self.options.source, self.options.flow_format)
                 redo.objects.append(obj)
                 redo.ledger.extend(e for e in batch.ledger if e.source == obj.uri)
         self._flush(redo)

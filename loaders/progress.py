@@ -50,6 +50,9 @@ def print_summary(r: LoadReport, console: Console) -> None:
         f"records: {r.records:,} read, {r.loaded:,} loaded, {r.skipped:,} skipped, "
         f"{r.record_errors:,} rejected in {r.seconds:.1f}s{rate}"
     )
+    if r.finding_groups is not None:
+        fg = r.finding_groups
+        console.print(f"finding groups: {fg['active']} active, {fg['changed']} created or updated")
     for reason, n in sorted(r.skipped_reasons.items()):
         console.print(f"  skipped {n} file(s): {reason}")
     for f in r.failed:

@@ -32,6 +32,8 @@ class LoadReport:
     errors: list[str] = field(default_factory=list)  # the first MAX_LISTED_ERRORS record errors
     bytes_read: int = 0
     seconds: float = 0.0
+    # set by whoever regroups findings after the load: {"active": n, "changed": m}
+    finding_groups: dict[str, int] | None = None
 
     @property
     def failed_files(self) -> int:

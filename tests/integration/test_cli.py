@@ -117,6 +117,7 @@ def test_json_report(store_uri: str, mixed: Path) -> None:
         "bytes_read",
         "seconds",
         "events_per_second",
+        "finding_groups",
     }
     partial = mixed / "c-partial.json"
     assert report["graph"] == graph_arn("111122223333", "us-east-1")
@@ -148,8 +149,10 @@ def test_json_report(store_uri: str, mixed: Path) -> None:
             "not a behavior graph ARN: 'arn:aws:detective:us-east-1:111122223333:graph:nothex'",
         ),
         (["--graph", "my-graph"], "not a behavior graph ARN: 'my-graph'"),
-        (["--source", "bogus"], "unsupported --source 'bogus' (supported: cloudtrail)"),
-        (["--source", "vpcflow"], "unsupported --source 'vpcflow' (supported: cloudtrail)"),
+        (
+            ["--source", "bogus"],
+            "unsupported --source 'bogus' (supported: cloudtrail, vpcflow, guardduty)",
+        ),
         (
             ["--admin-account", "12345"],
             "--admin-account must be a 12-digit account id, not '12345'",

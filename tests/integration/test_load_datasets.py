@@ -72,16 +72,13 @@ def test_failed_files_are_the_broken_and_the_non_log_files(
 def test_not_yet_supported_sources_are_skipped_with_reasons(
     loaded: tuple[LoadReport, SqliteStore],
 ) -> None:
-    """VPC flow: the two raw .log files, the Cribl capture of a flow-log object (`_raw` lines)
-    and Panther's JSON flow records. GuardDuty: 3 + 3 single findings and Panther's JSONL."""
+    """EKS audit logs and Security Hub findings; VPC flow logs and GuardDuty findings load."""
     report, _ = loaded
     assert report.skipped_reasons == {
-        "guardduty sources are not supported by this version": 7,
-        "vpcflow sources are not supported by this version": 4,
         "eks-audit sources are not supported by this version": 1,
         "securityhub sources are not supported by this version": 1,
     }
-    assert report.skipped_files == 13
+    assert report.skipped_files == 2
 
 
 PANTHER_BAD_LINES = [44, 45, 46, 47, 104, 337, 343, 344, 404, 405, 406, 407, 408]
@@ -123,8 +120,13 @@ def test_record_errors_are_the_panther_fragments(loaded: tuple[LoadReport, Sqlit
 
 
 # SOURCES.md: events per folder (zmallen: 15 less the 3 of its malformed member; flosell: 2 + 2 + 3;
-# cribl: 205 captured + 44 hand-made; panther: 484 lines less 20 non-events and the fragments)
+# cribl: 205 captured + 44 hand-made; panther: 484 lines less 20 non-events and the fragments,
+# plus 6 flow records and 8 findings in its other files; cribl-vpc-flow: 198 flow records with
+# data; aws-samples and secmon: 3 findings each)
 LOADED_PER_FOLDER = {
+    "aws-samples-amazon-guardduty-automated-response-sample": 3,
+    "criblpacks-cribl-vpc-flow-for-security-teams": 198,
+    "secmon-as-code-alertchain": 3,
     "invictus-ir-aws_dataset": 2900,
     "otrf-security-datasets": 103,
     "zmallen-cloudtrail2sightings": 12,
@@ -132,11 +134,11 @@ LOADED_PER_FOLDER = {
     "ccbrown-cloud-snitch": 21,
     "criblpacks-cribl-aws-cloudtrail-logs": 249,
     "sumologic-sumologic-aws-lambda": 1,
-    "panther-labs-panther-analysis": 484 - 20 - len(PANTHER_BAD_LINES) + 27,
+    "panther-labs-panther-analysis": 484 - 20 - len(PANTHER_BAD_LINES) + 27 + 6 + 8,
 }
 
 
-def test_every_other_cloudtrail_file_loads_without_errors(
+def test_every_other_log_file_loads_without_errors(
     loaded: tuple[LoadReport, SqliteStore],
 ) -> None:
     report, store = loaded
@@ -147,7 +149,8 @@ def test_every_other_cloudtrail_file_loads_without_errors(
         (entry,) = entries
         if entry.status == "failed" or rel(uri) == PANTHER:
             continue
-        assert (entry.status, entry.errors, entry.kind) == ("loaded", (), "cloudtrail"), uri
+        assert (entry.status, entry.errors) == ("loaded", ()), uri
+        assert entry.kind in ("cloudtrail", "vpcflow", "guardduty"), uri
         assert entry.records == entry.loaded + entry.skipped, uri
         per_folder[rel(uri).split("/")[0]] += entry.loaded
     per_folder[PANTHER.split("/")[0]] += ledger[str((DATASETS / PANTHER).resolve())][0].loaded
@@ -242,10 +245,10 @@ def test_ccbrown_org_trail_account_comes_from_the_records(
     records = json.loads(gzip.decompress(path.read_bytes()))["Records"]
     acl = [r for r in records if r["eventName"] == "GetBucketAcl"]
     assert {r["recipientAccountId"] for r in records} == {"222222222222"}
-    # the first CloudTrail file in sorted order: its records' account administers the new graph
-    assert report.graph == graph_arn("222222222222", "us-east-1")
+    # the first loaded file in sorted order (aws-samples' GuardDuty finding) names the admin
+    assert report.graph == graph_arn("123456789012", "us-east-1")
     (info,) = store.list_graphs()
-    assert info.admin_account == "222222222222"
+    assert info.admin_account == "123456789012"
     account, api = (
         VertexRef(ACCOUNT, "222222222222"),
         VertexRef(API, "s3.amazonaws.com:GetBucketAcl"),
@@ -281,7 +284,7 @@ def test_loading_again_changes_nothing(tmp_path: Path) -> None:
         store.close()
     assert cli_export("after.jsonl") == before
     # every object that loaded reports already loaded; nothing is read into the graph again
-    assert again.already_loaded == first.loaded_files + first.partial_files == 69
+    assert again.already_loaded == first.loaded_files + first.partial_files == 80
     assert (again.loaded_files, again.partial_files, again.records, again.loaded) == (0, 0, 0, 0)
     assert again.record_errors == 0
     # failed and not-yet-supported files are looked at again, with the same verdicts

@@ -1,0 +1,152 @@
+"""VPC flow fields: validation and decoding of the fields a record's graph identity comes from.
+
+The hot loop (loaders/vpcflow_graph.py) cuts each record into a raw tuple of `bytes` and only
+decodes a tuple the first time it sees it; decoding is table lookups (ports, protocols) and
+caches (addresses), because one-off flows (scans, short clients with fresh ephemeral ports)
+make a good share of raw tuples new. Every decoded tuple is kept, per format, across the files
+of a load: interfaces and peers recur from one 5-minute file to the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from loaders.geo import parse_source_ip
+
+# the fields a record's graph identity comes from, in `FlowKey` order
+KEY_FIELDS = (
+    "interface-id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "action",
+    "account-id", "instance-id", "vpc-id", "subnet-id", "region", "flow-direction",
+)  # fmt: skip
+_CACHE_LIMIT = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKey:
+    """The validated, decoded identity of a distinct raw tuple (None: no value)."""
+
+    eni: str
+    src: str
+    dst: str
+    sport: str  # "-" when absent, as it goes into the qualifier
+    dport: str
+    proto: str
+    action: str
+    account: str | None
+    instance: str | None
+    vpc: str | None
+    subnet: str | None
+    region: str | None
+    direction: str | None  # ingress | egress; None: to infer from the interface's address
+
+
+_PORTS = {str(i).encode(): str(i) for i in range(65536)}
+_PROTOCOLS = {str(i).encode(): str(i) for i in range(256)}
+_ACTIONS = {b"ACCEPT": "ACCEPT", b"REJECT": "REJECT"}
+_DIRECTIONS = {b"ingress": "ingress", b"egress": "egress"}
+_ADDRESSES: dict[bytes, str | None] = {}
+
+
+def _address(raw: bytes) -> str | None:
+    address = _ADDRESSES.get(raw, "")
+    if address == "":
+        if len(_ADDRESSES) > _CACHE_LIMIT:
+            _ADDRESSES.clear()
+        address = _ADDRESSES[raw] = parse_source_ip(raw.decode("ascii", "replace"))
+    return address
+
+
+def _prefixed(prefix: bytes) -> Callable[[bytes], str | None]:
+    def decode(raw: bytes) -> str | None:
+        return raw.decode() if raw.startswith(prefix) and raw.isascii() else None
+
+    return decode
+
+
+def _account(raw: bytes) -> str | None:
+    if raw == b"unknown":
+        return ""  # AWS's own "no account": a value, not an error
+    return raw.decode() if len(raw) == 12 and raw.isdigit() else None
+
+
+def _ascii(raw: bytes) -> str | None:
+    return raw.decode() if raw.isascii() else None
+
+
+# field -> (decode: raw bytes -> value or None when malformed, what a malformed value is not)
+_DECODERS: dict[str, tuple[Callable[[bytes], str | None], str]] = {
+    "interface-id": (_prefixed(b"eni-"), "not a network interface id"),
+    "srcaddr": (_address, "not an IP address"),
+    "dstaddr": (_address, "not an IP address"),
+    "srcport": (_PORTS.get, "not a port number"),
+    "dstport": (_PORTS.get, "not a port number"),
+    "protocol": (_PROTOCOLS.get, "not a protocol number"),
+    "action": (_ACTIONS.get, "not ACCEPT or REJECT"),
+    "account-id": (_account, "not an account id"),
+    "instance-id": (_prefixed(b"i-"), "not an instance id"),
+    "vpc-id": (_ascii, "not ASCII text"),
+    "subnet-id": (_ascii, "not ASCII text"),
+    "region": (_ascii, "not ASCII text"),
+    "flow-direction": (_DIRECTIONS.get, "not ingress or egress"),
+}
+_REQUIRED = frozenset({"interface-id", "srcaddr", "dstaddr"})
+
+
+def decode(names: list[str], raw: tuple[bytes, ...], region: str | None) -> FlowKey | str:
+    """The key of a raw tuple of `names`; the error message when a field is malformed.
+    `region` is the fallback of a format without the region field."""
+    values: dict[str, str | None] = {}
+    for name, value in zip(names, raw, strict=True):
+        if value == b"-":
+            if name in _REQUIRED:
+                return f"field {name}: missing: '-'"
+            continue
+        conv, what = _DECODERS[name]
+        decoded = conv(value)
+        if decoded is None:
+            return problem(name, what, value)
+        values[name] = decoded or None
+    get = values.get
+    return FlowKey(
+        get("interface-id") or "",
+        get("srcaddr") or "",
+        get("dstaddr") or "",
+        get("srcport") or "-",
+        get("dstport") or "-",
+        get("protocol") or "-",
+        get("action") or "-",
+        get("account-id"),
+        get("instance-id"),
+        get("vpc-id"),
+        get("subnet-id"),
+        get("region") or region,
+        get("flow-direction"),
+    )
+
+
+def problem(name: str, what: str, raw: bytes) -> str:
+    return f"field {name}: {what}: {raw.decode('utf-8', 'replace')!r}"
+
+
+def number_problem(fields: tuple[tuple[str, int], ...], f: list[bytes]) -> str:
+    """Why a record's times or counters were rejected (the hot loop only knows that they were).
+    `fields`: (name, position) of start, end, packets, bytes."""
+    for name, pos in fields:
+        if not f[pos].isdigit():
+            what = "not epoch seconds" if name in ("start", "end") else "not a count"
+            return problem(name, what, f[pos])
+    return problem("end", "before start", f[fields[1][1]])
+
+
+_KEYS: dict[tuple[tuple[str, ...], str | None], dict[tuple[bytes, ...], FlowKey | str]] = {}
+
+
+def key_cache(names: tuple[str, ...], region: str | None) -> dict[tuple[bytes, ...], FlowKey | str]:
+    """The decoded keys of a format (and fallback region), shared across files."""
+    cache = _KEYS.get((names, region))
+    if cache is None:
+        cache = _KEYS[(names, region)] = {}
+    elif len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    return cache
