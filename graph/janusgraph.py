@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -44,9 +45,19 @@ CHUNK = 400
 R = TypeVar("R")
 
 
+# What a server that is shutting down answers to requests in flight: its graph or the request's
+# transaction closed under it. Retrying on a fresh connection is right, as for a refused one.
+_SHUTTING_DOWN = (
+    "transaction is closed",
+    "has been closed",
+    "has been shut down",
+    "is shutting down",
+)
+
+
 def _unavailable(e: BaseException) -> bool:
     if isinstance(e, GremlinServerError):
-        return False
+        return any(s in str(e) for s in _SHUTTING_DOWN)
     text = f"{type(e).__name__} {e}"
     return isinstance(e, OSError | ConnectionError | TimeoutError) or any(
         s in text for s in ("Connect", "connection", "closed", "Cannot connect", "refused")
@@ -70,11 +81,7 @@ class JanusGraphStore(JanusGraphReads):
                 raise StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}") from e
             raise
         try:
-            client = Client(self.url, "g")
-            try:
-                client.submit(schema_script()).all().result()
-            finally:
-                client.close()
+            self._apply_schema()
         except Exception as e:
             conn.close()
             if _unavailable(e):
@@ -83,6 +90,21 @@ class JanusGraphStore(JanusGraphReads):
         self._conn = conn
         self.g: GraphTraversalSource = traversal().with_remote(conn)
         self._stale = False
+
+    def _apply_schema(self, attempts: int = 5) -> None:
+        # Two processes connecting to a fresh graph at once both add the same labels and keys;
+        # one commit loses. Running the idempotent script again sees the winner's schema.
+        for attempt in range(attempts):
+            client = Client(self.url, "g")
+            try:
+                client.submit(schema_script()).all().result()
+                return
+            except GremlinServerError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+            finally:
+                client.close()
 
     def _lost(self, e: Exception) -> StoreUnavailable:
         # gremlinpython's pool keeps dead websockets after a server restart: reconnect on the

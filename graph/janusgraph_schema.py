@@ -159,5 +159,5 @@ try {{
     b.buildMixedIndex('search'); created << 'search' }}
   mgmt.commit()
   created
-}} catch (Throwable t) {{ mgmt.rollback(); throw t }}
+}} catch (Throwable t) {{ if (mgmt.isOpen()) mgmt.rollback(); throw t }}
 """
