@@ -7,6 +7,7 @@ balancers, compose and Kubernetes probes poll.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -15,20 +16,36 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.auth import Authenticator, Credentials
+from api.graphql.view import graphql_routes
+from api.rest.routes import rest_routes
+from api.services.membership_retention import retention_schedule
+from api.services.membership_settings import MembershipSettings
 from graph.store import GraphStore, StoreError
 
 
-def create_app(open_store: Callable[[], GraphStore]) -> Starlette:
+def create_app(
+    open_store: Callable[[], GraphStore],
+    *,
+    authenticator: Authenticator | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
     """Build the app; the store is opened at startup and closed at shutdown, so a server that
-    cannot reach its store fails health checks instead of failing to import."""
+    cannot reach its store fails health checks instead of failing to import.
+
+    `authenticator` checks every API request (default: one without identities, which refuses
+    them all; `Authenticator(None)` is --no-auth). `clock` is where default scopes end."""
     holder: dict[str, GraphStore] = {}
+    auth = authenticator if authenticator is not None else Authenticator(Credentials(()))
+    settings = MembershipSettings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         holder["store"] = await run_in_threadpool(open_store)
         app.state.store = holder["store"]
         try:
-            yield
+            async with retention_schedule(lambda: holder["store"], settings, clock):
+                yield
         finally:
             await run_in_threadpool(holder["store"].close)
 
@@ -40,4 +57,13 @@ def create_app(open_store: Callable[[], GraphStore]) -> Starlette:
             return JSONResponse({"status": "unavailable", "store": store.uri, "error": str(e)}, 503)
         return JSONResponse({"status": "ok", "store": store.uri, "graphs": len(graphs)})
 
-    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            *graphql_routes(auth, clock=clock),
+            *rest_routes(auth, clock=clock, settings=settings),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.authenticator = auth
+    return app

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from graph.membership import VolumeDelta
 from graph.model import (
     EDGE_TYPES,
     HOUR,
@@ -74,6 +75,8 @@ class WriteBatch:
     vertices: list[VertexDelta]
     edges: list[EdgeDelta]
     ledger: list[LedgerEntry]
+    # source bytes per member account and day, committed with the ledger (exactly once)
+    volume: list[VolumeDelta] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.vertices) + sum(len(e.hours) for e in self.edges)
@@ -235,6 +238,28 @@ class DeltaBuffer:
                 row[0] += counts[0]
                 row[1] += counts[1]
 
+    def copy(self) -> DeltaBuffer:
+        """An independent copy (a loader writing the same records into several graphs)."""
+        out = DeltaBuffer()
+        out._vertices = {
+            ref: VertexDelta(vd.label, vd.key, vd.first, vd.last, dict(vd.props))
+            for ref, vd in self._vertices.items()
+        }
+        out._edges = {
+            key: EdgeDelta(
+                ed.label,
+                ed.src,
+                ed.dst,
+                ed.qualifier,
+                ed.first,
+                ed.last,
+                {hour: list(counts) for hour, counts in ed.hours.items()},
+            )
+            for key, ed in self._edges.items()
+        }
+        out.hour_rows = self.hour_rows
+        return out
+
     def absorb(self, other: DeltaBuffer) -> None:
         """Add everything `other` holds (which is left empty)."""
         for ref, vd in other._vertices.items():
@@ -257,9 +282,17 @@ class DeltaBuffer:
                         row[i] += c
         other._vertices, other._edges, other.hour_rows = {}, {}, 0
 
-    def take(self, graph: str, ledger: list[LedgerEntry]) -> WriteBatch:
+    def take(
+        self, graph: str, ledger: list[LedgerEntry], volume: list[VolumeDelta] | None = None
+    ) -> WriteBatch:
         """Return everything accumulated as a batch and start empty again."""
-        batch = WriteBatch(graph, list(self._vertices.values()), list(self._edges.values()), ledger)
+        batch = WriteBatch(
+            graph,
+            list(self._vertices.values()),
+            list(self._edges.values()),
+            ledger,
+            volume or [],
+        )
         self._vertices = {}
         self._edges = {}
         self.hour_rows = 0

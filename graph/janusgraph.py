@@ -31,6 +31,7 @@ from gremlin_python.process.graph_traversal import GraphTraversalSource, __
 from gremlin_python.process.traversal import Merge, P, T
 
 from graph.batch import LedgerEntry, WriteBatch, validate_batch
+from graph.janusgraph_membership import JanusGraphMembership, write_volume
 from graph.janusgraph_reads import JanusGraphReads
 from graph.janusgraph_schema import (
     GRAPH_LABEL,
@@ -64,7 +65,7 @@ def _unavailable(e: BaseException) -> bool:
     )
 
 
-class JanusGraphStore(JanusGraphReads):
+class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
     def __init__(self, host: str, port: int, *, uri: str | None = None) -> None:
         self.uri = uri or f"janusgraph://{host}:{port}"
         self.url = f"ws://{host}:{port}/gremlin"
@@ -249,6 +250,7 @@ class JanusGraphStore(JanusGraphReads):
     def _write(self, gtx: GraphTraversalSource, batch: WriteBatch) -> None:
         rows = [ledger_row(batch.graph, e, _ledger_props(batch.graph, e)) for e in batch.ledger]
         write_batch(gtx, batch, rows)
+        write_volume(gtx, batch.graph, batch.volume)
 
     def export(self, graph: str) -> Iterator[dict[str, Any]]:
         self._check_graph(graph)

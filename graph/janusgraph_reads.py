@@ -15,6 +15,7 @@ from graph.janusgraph_schema import (
     GRAPH_LABEL,
     HOURLY,
     LEDGER_LABEL,
+    MEMBERSHIP_LABELS,
     SEARCH_FIELDS,
     vertex_id,
 )
@@ -246,7 +247,7 @@ class JanusGraphReads:
             lambda: (
                 self.g.V()
                 .has("graph", graph)
-                .not_(__.has_label(GRAPH_LABEL, LEDGER_LABEL))
+                .not_(__.has_label(GRAPH_LABEL, LEDGER_LABEL, *MEMBERSHIP_LABELS))
                 .id_()
                 .to_list()
             )

@@ -24,6 +24,11 @@ from graph.model import EDGE_TYPES, VERTEX_TYPES
 
 GRAPH_LABEL = "BehaviorGraph"
 LEDGER_LABEL = "Ledger"
+# membership records (graph.janusgraph_membership)
+MEMBER_LABEL = "Member"
+VOLUME_LABEL = "Volume"
+ORG_ADMIN_LABEL = "OrgAdmin"
+MEMBERSHIP_LABELS = (MEMBER_LABEL, VOLUME_LABEL, ORG_ADMIN_LABEL)
 HOURLY = "_HOURLY"
 COUNTERS = ("c0", "c1", "c2", "c3")
 SEARCH_FIELDS = ("nkey", "name", "arn", "role_name", "method", "organization")
@@ -95,6 +100,21 @@ PROP_TYPES: dict[str, str] = {
     "hint": "String",
     # marks an element merged in by the current request (see graph.janusgraph_writes)
     "fresh": "Boolean",
+    # membership records: keys of their own, so that their indexes are born enabled
+    "member_graph": "String",
+    "member_account": "String",
+    "email": "String",
+    "invitation_type": "String",
+    "invited_at": "Long",
+    "updated_at": "Long",
+    "disabled_reason": "String",
+    "packages": "String",
+    "volume_graph": "String",
+    "package": "String",
+    "day": "Long",
+    "ingested": "Long",
+    "org_kind": "String",
+    "delegated_at": "Long",
 }
 
 
@@ -124,7 +144,16 @@ def edge_labels() -> list[str]:
 def schema_script() -> str:
     """An idempotent Groovy management script creating every label, key and index."""
     keys = "\n".join(f"  pk('{k}', {t}.class)" for k, t in sorted(PROP_TYPES.items()))
-    vlabels = sorted([*VERTEX_TYPES, GRAPH_LABEL, LEDGER_LABEL])
+    vlabels = sorted([*VERTEX_TYPES, GRAPH_LABEL, LEDGER_LABEL, *MEMBERSHIP_LABELS])
+    by_key = "\n".join(
+        f"  byKey('{name}', '{key}', '{label}')"
+        for name, key, label in (
+            ("memberByGraph", "member_graph", MEMBER_LABEL),
+            ("memberByAccount", "member_account", MEMBER_LABEL),
+            ("volumeByGraph", "volume_graph", VOLUME_LABEL),
+            ("orgAdmins", "org_kind", ORG_ADMIN_LABEL),
+        )
+    )
     vl = ", ".join(f"'{v}'" for v in vlabels)
     el = ", ".join(f"'{e}'" for e in edge_labels())
     hourly = ", ".join(f"'{e}{HOURLY}'" for e in EDGE_TYPES)
@@ -133,6 +162,9 @@ def schema_script() -> str:
 import org.janusgraph.core.Cardinality
 import org.janusgraph.core.Multiplicity
 import org.janusgraph.core.schema.Mapping
+// Two clients connecting to a fresh graph at once would create the same names in two management
+// transactions and leave relation types that resolve to nothing; one at a time per server.
+synchronized (graph) {{
 mgmt = graph.openManagement()
 try {{
   def created = []
@@ -153,6 +185,10 @@ try {{
     mgmt.buildIndex('ledgerBySource', Vertex.class).addKey(mgmt.getPropertyKey('graph'))
       .addKey(mgmt.getPropertyKey('source')).indexOnly(mgmt.getVertexLabel('{LEDGER_LABEL}'))
       .buildCompositeIndex(); created << 'ledgerBySource' }}
+  def byKey = {{ String n, String k, String l -> if (mgmt.getGraphIndex(n) == null) {{
+    mgmt.buildIndex(n, Vertex.class).addKey(mgmt.getPropertyKey(k)).indexOnly(mgmt.getVertexLabel(l))
+      .buildCompositeIndex(); created << n }} }}
+{by_key}
   if (mgmt.getGraphIndex('search') == null) {{
     def b = mgmt.buildIndex('search', Vertex.class).addKey(mgmt.getPropertyKey('graph'), Mapping.STRING.asParameter())
     [{search}].each {{ b.addKey(mgmt.getPropertyKey(it), Mapping.STRING.asParameter()) }}
@@ -160,4 +196,5 @@ try {{
   mgmt.commit()
   created
 }} catch (Throwable t) {{ if (mgmt.isOpen()) mgmt.rollback(); throw t }}
+}}
 """

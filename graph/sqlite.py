@@ -26,6 +26,7 @@ from graph.batch import (
     version_order,
 )
 from graph.model import MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
+from graph.sqlite_membership import SqliteMembership
 from graph.sqlite_reads import SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
 from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError
@@ -42,7 +43,7 @@ _STAGE_HOURS = (
 _PAD = (0,) * MAX_COUNTERS
 
 
-class SqliteStore(SqliteReads):
+class SqliteStore(SqliteReads, SqliteMembership):
     def __init__(self, path: str | Path, *, uri: str | None = None) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite://{self.path.resolve()}"
@@ -122,8 +123,9 @@ class SqliteStore(SqliteReads):
             con.execute(
                 "DELETE FROM edge_hours WHERE edge IN (SELECT id FROM edges WHERE graph=?)", (gid,)
             )
-            for table in ("edges", "terms", "vertices", "ledger"):
+            for table in ("edges", "terms", "vertices", "ledger", "members", "volume"):
                 con.execute(f"DELETE FROM {table} WHERE graph=?", (gid,))
+            con.execute("DELETE FROM org_admins WHERE graph=?", (arn,))
             con.execute("DELETE FROM graphs WHERE id=?", (gid,))
             con.execute("UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k='generation'")
             con.execute("COMMIT")
@@ -175,6 +177,9 @@ class SqliteStore(SqliteReads):
             if generation != self._generation:
                 self._drop_caches()
                 self._generation = generation
+                # another process may have deleted the graph and created it again
+                self._graph_ids.pop(batch.graph, None)
+                gid = self._graph_id(batch.graph)
             self._check_ledger(con, gid, batch.ledger)
             ids = self._write_vertices(con, gid, batch.vertices)
             self._write_edges(con, gid, batch.edges, ids)
@@ -200,6 +205,7 @@ class SqliteStore(SqliteReads):
                     for e in batch.ledger
                 ],
             )
+            self._add_volume(con, gid, batch.volume)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -76,6 +76,37 @@ CREATE TABLE IF NOT EXISTS ledger (
     hint TEXT NOT NULL,
     PRIMARY KEY (graph, source, version)
 );
+-- Membership (graph.membership): tables added later are created on open, so files written by
+-- earlier versions gain them without a schema change.
+CREATE TABLE IF NOT EXISTS members (
+    graph INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    email TEXT,
+    status TEXT NOT NULL,
+    invitation_type TEXT NOT NULL,
+    invited_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    disabled_reason TEXT,
+    packages TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (graph, account)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_by_account ON members (account);
+CREATE TABLE IF NOT EXISTS volume (
+    graph INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    package TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    ingested INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (graph, account, package, day)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS org_admins (
+    region TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    graph TEXT NOT NULL,
+    delegated_at INTEGER NOT NULL
+);
 """
 
 PRAGMAS = (

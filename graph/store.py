@@ -10,6 +10,10 @@ maps onto a single Gremlin traversal as well as onto SQL:
   range and each edge's first/last observed (what new-behavior queries need);
 - `series`: hourly counters of one relationship summed over neighbours, for many vertices.
 
+Membership (graph.membership) is kept beside the graph: member records, ingested volume per
+account and day (written inside `write`, with the ledger), the organization's administrators,
+graph properties (tags, packages), and `expire` for the retention job.
+
 Time ranges are half-open [start, end) in UTC epoch seconds; hours are hour starts.
 The embedded SQLite store is the reference implementation and the test double; the contract suite
 in tests/contract runs unchanged against every backend.
@@ -23,6 +27,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from graph.batch import LedgerEntry, WriteBatch
+from graph.membership import Expired, Member, OrgAdmin, VolumeUsage
 from graph.model import Scalar, VertexRef
 
 
@@ -110,7 +115,54 @@ class GraphStore(Protocol):
         ...
 
     def delete_graph(self, arn: str) -> None:
-        """Expunge the graph: every vertex, edge, hourly count and ledger entry."""
+        """Expunge the graph: every vertex, edge, hourly count, ledger entry, member record,
+        volume row and the organization administrator record that names it."""
+        ...
+
+    def update_graph(self, arn: str, props: Mapping[str, Any]) -> GraphInfo:
+        """Replace the graph's properties (tags, data source packages, organization settings)."""
+        ...
+
+    # -- membership (graph.membership) -------------------------------------------------------
+    def put_members(self, graph: str, members: Sequence[Member]) -> None:
+        """Create or replace member records (keyed by graph and account)."""
+        ...
+
+    def members(self, graph: str, accounts: Sequence[str] | None = None) -> list[Member]:
+        """The graph's member records (only those of `accounts` if given), ordered by account."""
+        ...
+
+    def memberships(self, account: str) -> list[Member]:
+        """Every graph's record of one account, ordered by graph ARN."""
+        ...
+
+    def delete_members(self, graph: str, accounts: Sequence[str]) -> None: ...
+
+    def volume(
+        self, graph: str, *, since: int = 0, accounts: Sequence[str] | None = None
+    ) -> list[VolumeUsage]:
+        """Volume rows of days starting at or after `since`, ordered by (account, package, day).
+        Rows are added to by `write` (WriteBatch.volume)."""
+        ...
+
+    def put_org_admin(self, admin: OrgAdmin) -> None:
+        """Set the organization's administrator of `admin.region` (one per region)."""
+        ...
+
+    def org_admins(self) -> list[OrgAdmin]:
+        """Every region's organization administrator, ordered by region."""
+        ...
+
+    def delete_org_admin(self, region: str) -> None: ...
+
+    def newest(self, graph: str) -> int | None:
+        """The latest last-observed time of any vertex of the graph (None when it is empty)."""
+        ...
+
+    def expire(self, graph: str, before: int) -> Expired:
+        """Retention: remove hourly counts of hours before `before` (an hour start), edges left
+        without any, vertices last observed before it that no edge touches any more, and volume
+        rows of days before it. First/last observed of what remains are kept."""
         ...
 
     # -- writes and the ledger ---------------------------------------------------------------

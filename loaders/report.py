@@ -34,6 +34,11 @@ class LoadReport:
     seconds: float = 0.0
     # set by whoever regroups findings after the load: {"active": n, "changed": m}
     finding_groups: dict[str, int] | None = None
+    # membership: every graph the load wrote into, the records each received, and the records
+    # of accounts no target graph takes (counted in `skipped`), per account
+    graphs: list[str] = field(default_factory=list)
+    graph_records: dict[str, int] = field(default_factory=dict)
+    skipped_accounts: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed_files(self) -> int:
@@ -54,6 +59,10 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        if not (self.graph_records or self.skipped_accounts):
+            # a load into one graph taking every account has nothing to say about membership
+            for key in ("graphs", "graph_records", "skipped_accounts"):
+                del out[key]
         out["failed_files"] = self.failed_files
         out["events_per_second"] = round(self.loaded / self.seconds) if self.seconds else None
         return out

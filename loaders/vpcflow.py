@@ -102,12 +102,19 @@ def region_of(key: str | None) -> str | None:
 
 @dataclass(slots=True)
 class Chunk:
-    """Records of one format; `where(i)` names the i-th one ("line 7", "record 3")."""
+    """Records of one format; `where(i)` names the i-th one ("line 7", "record 3").
+
+    Text chunks also carry their lines as one block (`text`, line i of the block is row i) and
+    Parquet chunks their columns (`columns`, in `fmt` order), so that the loader can split and
+    aggregate them column-wise (loaders/vpcflow_columns.py); `rows` stays the reference."""
 
     fmt: FlowFormat
     rows: Iterable[list[bytes]]  # an empty list is a blank line, not a record
     where: Callable[[int], str]
     region: str | None = None  # from the S3 key a pipeline envelope carries
+    text: bytes | None = None
+    header: bool = False  # the first line of `text` is the header line, not a record
+    columns: list[Any] | None = None  # pyarrow binary arrays, b"-" for no value
 
 
 Item = Chunk | RecordError | Skipped
@@ -153,22 +160,34 @@ def _text(stream: ByteStream, head: bytes, flow_format: str | None) -> Iterator[
         block = stream.read(_BLOCK)
         more = bool(block)
         pending += block
-        lines = pending.split(b"\n")
-        pending = lines.pop() if more else b""
-        if not lines:
+        # whole lines while more may come; the last block keeps its unterminated line
+        cut = pending.rfind(b"\n") + 1 if more else len(pending)
+        if more and not cut:
             continue
+        text, pending = pending[:cut], pending[cut:]
+        header = False
         if fmt is None:
-            fmt = _header(lines[0])
+            end = text.find(b"\n")
+            fmt = _header(text if end < 0 else text[:end])
+            header = fmt is not None
             if fmt is None:
                 fmt = _fallback(flow_format)
-            else:
-                lines[0] = b""  # the header is not a record
 
         def where(i: int, base: int = base) -> str:
             return f"line {base + i}"
 
-        yield Chunk(fmt, map(bytes.split, lines), where)
-        base += len(lines)
+        yield Chunk(fmt, _rows(text, header), where, text=text, header=header)
+        if more:
+            base += text.count(b"\n")
+
+
+def _rows(text: bytes, header: bool) -> Iterator[list[bytes]]:
+    """The fields of every line of `text`, split only when asked for (the columnar path
+    never is)."""
+    lines = text.split(b"\n")
+    if header:
+        lines[0] = b""  # the header is not a record
+    yield from map(bytes.split, lines)
 
 
 _CANONICAL_FORMAT = FlowFormat(CANONICAL)
@@ -287,13 +306,19 @@ def _parquet(data: bytes) -> Iterator[Chunk]:
             def where(i: int, start: int = start) -> str:
                 return f"record {start + i}"
 
-            yield Chunk(fmt, [list(r) for r in zip(*values, strict=True)], where)
+            yield Chunk(fmt, _parquet_rows(values), where, columns=values)
             start += batch.num_rows
     except errors as e:
         raise FileError(f"corrupt Parquet file: {e}") from None
 
 
-def _column_bytes(pa: Any, col: Any) -> list[bytes]:
+def _column_bytes(pa: Any, col: Any) -> Any:
+    """A column as binary values, b"-" for null (what the text format writes)."""
     if pa.types.is_timestamp(col.type):
         col = col.cast(pa.timestamp("s")).cast(pa.int64())
-    return [NONE if v is None else v.encode() for v in col.cast(pa.string()).to_pylist()]
+    return col.cast(pa.string()).cast(pa.binary()).fill_null(NONE)
+
+
+def _parquet_rows(columns: list[Any]) -> Iterator[list[bytes]]:
+    values = [col.to_numpy(zero_copy_only=False).tolist() for col in columns]
+    yield from map(list, zip(*values, strict=True))

@@ -1,16 +1,23 @@
 """VPC flow fields: validation and decoding of the fields a record's graph identity comes from.
 
-The hot loop (loaders/vpcflow_graph.py) cuts each record into a raw tuple of `bytes` and only
-decodes a tuple the first time it sees it; decoding is table lookups (ports, protocols) and
+The per-record loop (loaders/vpcflow_graph.py) cuts each record into a raw tuple of `bytes` and
+only decodes a tuple the first time it sees it; decoding is table lookups (ports, protocols) and
 caches (addresses), because one-off flows (scans, short clients with fresh ephemeral ports)
 make a good share of raw tuples new. Every decoded tuple is kept, per format, across the files
 of a load: interfaces and peers recur from one 5-minute file to the next.
+
+The columnar path (loaders/vpcflow_columns.py) decodes each distinct raw value of a column once
+instead, with the same decoders, and numbers the decoded values (`Vocab`) so that grouping and
+direction inference run on integer arrays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from loaders.geo import parse_source_ip
 
@@ -150,3 +157,113 @@ def key_cache(names: tuple[str, ...], region: str | None) -> dict[tuple[bytes, .
     elif len(cache) > _CACHE_LIMIT:
         cache.clear()
     return cache
+
+
+# ---- vocabularies of the columnar path ----------------------------------------------------------
+
+BAD = -1  # the id of a malformed raw value: its record goes to the per-record path
+Value = str | None
+I64 = npt.NDArray[np.int64]
+
+
+class Vocab:
+    """Ids of a field's decoded values (`values[id]`), and of the raw values decoded so far.
+
+    Shared by the files of a load, like the key caches, and bounded the same way, but only
+    between files (`checkpoint`): ids must stay valid while a file is staged. The decoded
+    values are those of `decode` above; a field whose values are numbers (ports, protocols)
+    or a closed set (action, direction) has them all in `fixed`, so its ids never change."""
+
+    __slots__ = ("absent", "conv", "fixed", "ids", "raw", "required", "values")
+
+    def __init__(self, field: str, absent: Value, fixed: list[Value]) -> None:
+        self.conv = _DECODERS[field][0]
+        self.required = field in _REQUIRED
+        self.absent = absent  # the value of b"-" ("-" in qualifiers, else None)
+        self.fixed = fixed
+        self.values: list[Value] = []
+        self.ids: dict[Value, int] = {}
+        self.raw: dict[bytes, int] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.values = list(self.fixed)
+        self.ids = {v: i for i, v in enumerate(self.values)}
+        self.raw = {}
+
+    def id(self, value: Value) -> int:
+        found = self.ids.get(value)
+        if found is None:
+            found = self.ids[value] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def of_raws(self, raws: list[bytes]) -> I64:
+        """The ids of distinct raw values (BAD for malformed ones)."""
+        known = self.raw
+        ids = list(map(known.get, raws))
+        if None in ids:
+            for i, raw in enumerate(raws):
+                if ids[i] is None:
+                    ids[i] = known[raw] = self._decode(raw)
+        return np.array(ids, dtype=np.int64)
+
+    def _decode(self, raw: bytes) -> int:
+        if raw == b"-":
+            return BAD if self.required else self.id(self.absent)
+        value = self.conv(raw)
+        if value is None:
+            return BAD
+        return self.id(value or None)  # "" (AWS's "unknown" account) is no value
+
+
+_NO_VALUE: list[Value] = [None]
+_addresses = Vocab("srcaddr", None, [])
+_ports = Vocab("srcport", "-", [*_PORTS.values(), "-"])
+# the vocabulary of each of KEY_FIELDS (source and destination share theirs); ports and
+# protocols are their own ids, "-" the next one
+VOCABS: dict[str, Vocab] = {
+    "interface-id": Vocab("interface-id", None, []),
+    "srcaddr": _addresses,
+    "dstaddr": _addresses,
+    "srcport": _ports,
+    "dstport": _ports,
+    "protocol": Vocab("protocol", "-", [*_PROTOCOLS.values(), "-"]),
+    "action": Vocab("action", "-", ["ACCEPT", "REJECT", "-"]),
+    "account-id": Vocab("account-id", None, _NO_VALUE),
+    "instance-id": Vocab("instance-id", None, _NO_VALUE),
+    "vpc-id": Vocab("vpc-id", None, _NO_VALUE),
+    "subnet-id": Vocab("subnet-id", None, _NO_VALUE),
+    "region": Vocab("region", None, _NO_VALUE),
+    "flow-direction": Vocab("flow-direction", None, [None, "ingress", "egress"]),
+}
+PORT_ABSENT, PROTOCOL_ABSENT = _ports.id("-"), VOCABS["protocol"].id("-")
+ACCEPT, REJECT, NO_ACTION = 0, 1, 2
+INFERRED, INGRESS, EGRESS = 0, 1, 2
+
+
+def checkpoint() -> None:
+    """Between files: start the vocabularies again when they have grown too large."""
+    for vocab in set(VOCABS.values()):
+        if len(vocab.values) + len(vocab.raw) > _CACHE_LIMIT:
+            vocab.reset()
+
+
+def key_ids(k: FlowKey) -> list[int]:
+    """The ids of a decoded key, in KEY_FIELDS order (records of the per-record path)."""
+    v = VOCABS
+    return [
+        v["interface-id"].id(k.eni),
+        _addresses.id(k.src),
+        _addresses.id(k.dst),
+        _ports.id(k.sport),
+        _ports.id(k.dport),
+        v["protocol"].id(k.proto),
+        v["action"].id(k.action),
+        v["account-id"].id(k.account),
+        v["instance-id"].id(k.instance),
+        v["vpc-id"].id(k.vpc),
+        v["subnet-id"].id(k.subnet),
+        v["region"].id(k.region),
+        v["flow-direction"].id(k.direction),
+    ]

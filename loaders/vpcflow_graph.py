@@ -1,8 +1,11 @@
 """VPC Flow Logs: to graph. Records become hourly FLOW deltas, aggregated before any write.
 
-A file is aggregated on its own first, per distinct raw (fields, hour) tuple with one dict
-operation per record; fields are validated once per distinct tuple, and only a file that parsed
-to its end is merged into the batch (`CloudTrailDeltas.flows`), so a corrupt tail stages nothing.
+A file is aggregated on its own first, and only a file that parsed to its end is merged into the
+batch (`CloudTrailDeltas.flows`), so a corrupt tail stages nothing. Text and Parquet blocks are
+split, validated and aggregated column-wise (loaders/vpcflow_columns.py); the rows the arrays
+cannot vouch for, and JSON records, take the per-record loop below, one dict operation per record
+with fields validated once per distinct raw tuple. Both kinds of aggregates are then staged
+together in first-seen order (loaders/vpcflow_stage.py).
 
 Graph shape (see graph/model.py):
 - FLOW NetworkInterface → remote IpAddress, counted per hour with bytes_in, bytes_out,
@@ -28,24 +31,27 @@ destination. The decision is per unordered address pair, so a connection's two h
 from __future__ import annotations
 
 import gc
-import ipaddress
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from graph.model import (
-    ACCOUNT,
-    BELONGS_TO,
-    ENI,
-    FLOW,
-    HAS_INTERFACE,
-    INSTANCE,
-    IP,
-    Scalar,
-    VertexRef,
-)
+import numpy as np
+
+from graph.model import ENI, FLOW, INSTANCE, IP, VertexRef
 from loaders.cloudtrail import RecordError
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
-from loaders.vpcflow_fields import KEY_FIELDS, FlowKey, decode, key_cache, number_problem, problem
+from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
+from loaders.vpcflow_fields import (
+    KEY_FIELDS,
+    FlowKey,
+    checkpoint,
+    decode,
+    key_cache,
+    key_ids,
+    number_problem,
+    problem,
+)
+from loaders.vpcflow_stage import stage
 
 if TYPE_CHECKING:
     from graph.batch import DeltaBuffer
@@ -79,28 +85,57 @@ class _Plan:
         # raw → key, or the error message: shared by every file of the same format, since
         # interfaces and peers recur from one 5-minute file to the next
         self.keys = key_cache(tuple(self.names), region)
+        # (raw, hour) -> [packets, bytes, records, first start, last end, position in the file]
         self.agg: dict[tuple[tuple[bytes, ...], int], list[int]] = {}
+        self.layout = Layout(fmt)  # for the columnar path
 
 
 class FileFlows:
-    """One file's records, aggregated; `commit` hands them to the batch."""
+    """One file's records, aggregated; `commit` hands them to the batch. `columnar=False` keeps
+    every record on the per-record path (the reference the columnar path is tested against)."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, *, columnar: bool = True) -> None:
         self.plans: dict[tuple[FlowFormat, str | None], _Plan] = {}
         self.records = self.loaded = self.skipped = 0
         self.errors: list[str] = []
         self.where = where
+        self.columnar = columnar
+        self.blocks: list[Groups] = []  # aggregates of the columnar path
+        self.position = 0  # of the next chunk's first row in the file (first-seen order)
+        checkpoint()
 
     def add(self, chunk: Chunk) -> None:
-        """Aggregate a chunk's records: the loader's hot loop, kept free of calls per record."""
         plan = self.plans.get((chunk.fmt, chunk.region))
         if plan is None:
             plan = self.plans[(chunk.fmt, chunk.region)] = _Plan(chunk.fmt, chunk.region)
+        split: Split | None = None
+        if self.columnar and chunk.region is None:  # text and Parquet chunks
+            if chunk.text is not None:
+                split = split_text(chunk.text, plan.width, chunk.header)
+            elif chunk.columns is not None:
+                split = split_columns(chunk.columns)
+        if split is None:
+            self.position += self._add_rows(plan, chunk, enumerate(chunk.rows))
+            return
+        block = aggregate(plan.layout, split, self.position)
+        self.records += block.records
+        self.loaded += block.loaded
+        self.skipped += block.skipped
+        if block.groups is not None:
+            self.blocks.append(block.groups)
+        if block.fallback:
+            self._add_rows(plan, chunk, _fields(chunk, split, block.fallback))
+        self.position += block.lines
+
+    def _add_rows(self, plan: _Plan, chunk: Chunk, rows: Iterable[tuple[int, list[bytes]]]) -> int:
+        """Aggregate records one by one (kept free of calls per record); returns the number of
+        positions the rows spanned."""
         width, status, keyof, agg, keys = plan.width, plan.status, plan.key, plan.agg, plan.keys
         i_start, i_end, i_packets, i_bytes = plan.start, plan.end, plan.packets, plan.bytes
+        base = self.position
         records = loaded = skipped = 0
         i = -1
-        for i, f in enumerate(chunk.rows):
+        for i, f in rows:
             if len(f) != width:
                 if not f:
                     continue  # a blank line
@@ -138,7 +173,7 @@ class FileFlows:
                 if type(key) is str:
                     self._error(chunk, i, key)
                     continue
-                agg[(raw, hour)] = [packets, nbytes, 1, start, end]
+                agg[(raw, hour)] = [packets, nbytes, 1, start, end, base + i]
             else:
                 acc[0] += packets
                 acc[1] += nbytes
@@ -151,119 +186,70 @@ class FileFlows:
         self.records += records
         self.loaded += loaded
         self.skipped += skipped
+        return i + 1
 
     def _error(self, chunk: Chunk, i: int, message: str) -> None:
         self.errors.append(f"{chunk.where(i)}: {message}")
 
+    def groups(self) -> Groups | None:
+        """Every aggregate of the file, columnar and per-record, in one table."""
+        ids: list[list[int]] = []
+        numbers: list[list[int]] = []
+        for plan in self.plans.values():
+            for (raw, hour), acc in plan.agg.items():
+                k = plan.keys[raw]
+                assert isinstance(k, FlowKey)  # bad keys never get an aggregate
+                ids.append(key_ids(k))
+                numbers.append([hour, *acc])
+        parts = list(self.blocks)
+        if numbers:
+            try:
+                table = np.array(numbers, dtype=np.int64)
+            except OverflowError:
+                # counters or times beyond int64 (the per-record path takes any digits): kept
+                # as exact Python ints, as the per-record loader always kept them
+                table = np.array(numbers, dtype=object)
+            hour, packets, nbytes, n, first, last, seq = table.T
+            parts.append(
+                Groups(
+                    np.array(ids, dtype=np.int64),
+                    hour,
+                    packets,
+                    nbytes,
+                    n.astype(np.int64),
+                    first,
+                    last,
+                    seq.astype(np.int64),
+                )
+            )
+        if len(parts) < 2:
+            return parts[0] if parts else None
+        return Groups(
+            np.concatenate([p.ids for p in parts]),
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("hour", "packets", "nbytes", "n", "first", "last", "seq")
+            ),
+        )
+
     def commit(self, deltas: CloudTrailDeltas, obj: SourceObject) -> tuple[str | None, str | None]:
         """Merge the file into `deltas` (only once it has parsed to its end); returns the first
         record's account and region."""
-        # how many of each interface's records each address is in (direction inference)
-        seen: dict[tuple[str, str], int] = {}
-        for plan in self.plans.values():
-            for (raw, _hour), acc in plan.agg.items():
-                k = plan.keys[raw]
-                if isinstance(k, FlowKey) and k.direction is None:
-                    seen[(k.eni, k.src)] = seen.get((k.eni, k.src), 0) + acc[2]
-                    seen[(k.eni, k.dst)] = seen.get((k.eni, k.dst), 0) + acc[2]
-        flows = deltas.flows
-        # (interface, instance, account, vpc, subnet, region, hour) -> [records, first, last]
-        nics: dict[tuple[str | None, ...], list[int]] = {}
-        account_hint, region_hint = obj.account_hint, region_of(obj.uri)
-        for plan in self.plans.values():
-            for (raw, hour), (packets, nbytes, n, first, last) in plan.agg.items():
-                k = plan.keys[raw]
-                assert isinstance(k, FlowKey)  # bad keys never get an aggregate
-                ingress = k.direction == "ingress" if k.direction else _dst_is_local(k, seen)
-                if ingress:
-                    remote, counts = k.src, (nbytes, 0, packets, 0)
-                    q = f"{k.proto}/{k.dport}/{k.sport}/ingress/{k.action}"
-                else:
-                    remote, counts = k.dst, (0, nbytes, 0, packets)
-                    q = f"{k.proto}/{k.sport}/{k.dport}/egress/{k.action}"
-                key = (k.eni, k.instance, hour, remote, q)
-                row = flows.get(key)
-                if row is None:
-                    flows[key] = [*counts, n, first, last]
-                else:
-                    for pos in range(4):
-                        row[pos] += counts[pos]
-                    row[4] += n
-                    row[5] = min(row[5], first)
-                    row[6] = max(row[6], last)
-                account = k.account or account_hint
-                nic = (k.eni, k.instance, account, k.vpc, k.subnet, k.region or region_hint)
-                span = nics.get((*nic, str(hour)))
-                if span is None:
-                    nics[(*nic, str(hour))] = [n, first, last]
-                else:
-                    span[0] += n
-                    span[1] = min(span[1], first)
-                    span[2] = max(span[2], last)
-        for (eni, instance, account, vpc, subnet, region, _h), (n, first, last) in nics.items():
-            _stage_interface(
-                deltas.direct, eni, instance, account, vpc, subnet, region, n, first, last
-            )
         deltas.events += self.loaded
-        for _eni, _i, account, _v, _s, region, _h in nics:
-            return account, region
-        return account_hint, region_hint
+        account_hint, region_hint = obj.account_hint, region_of(obj.uri)
+        groups = self.groups()
+        if groups is None:
+            return account_hint, region_hint
+        return stage(groups, deltas, account_hint, region_hint)
 
 
-def _stage_interface(
-    d: DeltaBuffer,
-    eni: str | None,
-    instance: str | None,
-    account: str | None,
-    vpc: str | None,
-    subnet: str | None,
-    region: str | None,
-    n: int,
-    first: int,
-    last: int,
-) -> None:
-    """The interface, its instance and account, once per (interface context, hour)."""
-    nic = VertexRef(ENI, eni or "")
-    props: dict[str, Scalar] = {
-        "account": account,
-        "vpc_id": vpc,
-        "subnet_id": subnet,
-        "region": region,
-    }
-    d.vertex(nic, first, last, props)
-    acct = VertexRef(ACCOUNT, account) if account else None
-    if acct is not None:
-        d.edge(BELONGS_TO, nic, acct, first, (n,), last=last)
-    if instance is None:
-        return
-    inst = VertexRef(INSTANCE, instance)
-    arn = f"arn:aws:ec2:{region}:{account}:instance/{instance}" if region and account else None
-    d.vertex(inst, first, last, {**props, "arn": arn})
-    d.edge(HAS_INTERFACE, inst, nic, first, (n,), last=last)
-    if acct is not None:
-        d.edge(BELONGS_TO, inst, acct, first, (n,), last=last)
-
-
-def _dst_is_local(k: FlowKey, seen: dict[tuple[str, str], int]) -> bool:
-    """Whether the record's destination is the interface (see the module docstring)."""
-    in_src, in_dst = seen[(k.eni, k.src)], seen[(k.eni, k.dst)]
-    if in_src != in_dst:
-        return in_dst > in_src
-    src_private, dst_private = _private(k.src), _private(k.dst)
-    return dst_private or not src_private
-
-
-# VPC address space: RFC 1918, shared (CGNAT) and IPv6 unique local. (Not ipaddress's
-# is_private: it also counts documentation ranges, which are remote peers in test data.)
-_VPC_SPACE = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                      "100.64.0.0/10", "fc00::/7")
-)  # fmt: skip
-
-
-def _private(address: str) -> bool:
-    addr = ipaddress.ip_address(address)
-    return any(addr.version == net.version and addr in net for net in _VPC_SPACE)
+def _fields(chunk: Chunk, split: Split, rows: list[int]) -> Iterable[tuple[int, list[bytes]]]:
+    """The fields of the given rows of a block, as the per-record path reads them."""
+    if chunk.text is not None:
+        lines = chunk.text.split(b"\n")
+        return ((i, lines[i].split()) for i in rows)
+    columns = split.columns
+    return ((i, [col[i].as_py() for col in columns]) for i in rows)
 
 
 def expand_flows(
@@ -274,22 +260,39 @@ def expand_flows(
     """Write staged flows into `out`: FLOW for the interface and, when known, its instance.
     Remote addresses are bumped into `ip_hours` for their IpAddress vertex and geolocation."""
     refs: dict[str, VertexRef] = {}
+    nics: dict[str, VertexRef] = {}
+    instances: dict[str, VertexRef] = {}
     count = out.count
-    for (eni, instance, hour, remote, q), (bi, bo, pi, po, n, first, last) in flows.items():
-        ip = refs.get(remote)
-        if ip is None:
-            ip = refs[remote] = VertexRef(IP, remote)
-        counts = (bi, bo, pi, po)
-        count(FLOW, VertexRef(ENI, eni), ip, q, first, last, counts)
-        if instance is not None:
-            count(FLOW, VertexRef(INSTANCE, instance), ip, q, first, last, counts)
-        acc = ip_hours.get((remote, hour))
-        if acc is None:
-            ip_hours[(remote, hour)] = [n, first, last]
-        else:
-            acc[0] += n
-            acc[1] = min(acc[1], first)
-            acc[2] = max(acc[2], last)
+    # many new edges, none of them cyclic garbage: the cyclic GC would only rescan them
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for (eni, instance, hour, remote, q), (bi, bo, pi, po, n, first, last) in flows.items():
+            ip = refs.get(remote)
+            if ip is None:
+                ip = refs[remote] = VertexRef(IP, remote)
+            nic = nics.get(eni)
+            if nic is None:
+                nic = nics[eni] = VertexRef(ENI, eni)
+            counts = (bi, bo, pi, po)
+            count(FLOW, nic, ip, q, first, last, counts)
+            if instance is not None:
+                inst = instances.get(instance)
+                if inst is None:
+                    inst = instances[instance] = VertexRef(INSTANCE, instance)
+                count(FLOW, inst, ip, q, first, last, counts)
+            acc = ip_hours.get((remote, hour))
+            if acc is None:
+                ip_hours[(remote, hour)] = [n, first, last]
+            else:
+                acc[0] += n
+                if first < acc[1]:
+                    acc[1] = first
+                if last > acc[2]:
+                    acc[2] = last
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def stage_flow_file(
@@ -298,11 +301,13 @@ def stage_flow_file(
     deltas: CloudTrailDeltas,
     stream: ByteStream,
     flow_format: str | None,
+    *,
+    columnar: bool = True,
 ) -> None:
     """Stage every record of one flow file into `deltas`; fill res.records/loaded/skipped,
     res.errors ("<where>: <message>" per bad record), res.first_account/first_region.
     Raise loaders.cloudtrail.FileError when the file as a whole is unusable."""
-    flows = FileFlows(obj.uri)
+    flows = FileFlows(obj.uri, columnar=columnar)
     # The aggregates are many small lists and tuples that live until the file is staged; the
     # cyclic GC would scan them again and again (40% of the time) and they hold no cycles.
     collecting = gc.isenabled()
@@ -317,9 +322,9 @@ def stage_flow_file(
             else:
                 flows.records += 1
                 flows.skipped += 1
+        res.records, res.loaded, res.skipped = flows.records, flows.loaded, flows.skipped
+        res.errors.extend(flows.errors)
+        res.first_account, res.first_region = flows.commit(deltas, obj)
     finally:
         if collecting:
             gc.enable()
-    res.records, res.loaded, res.skipped = flows.records, flows.loaded, flows.skipped
-    res.errors.extend(flows.errors)
-    res.first_account, res.first_region = flows.commit(deltas, obj)

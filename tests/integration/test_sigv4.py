@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.auth import AuthError, Authenticator, parse_credentials
+from api.auth import Authenticator, AuthError, parse_credentials
 from tests.integration.uvicorn_thread import serving
 
 CREDENTIALS = """

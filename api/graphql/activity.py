@@ -1,0 +1,268 @@
+"""The API activity panels as GraphQL types: overall API call volume and new behavior.
+
+Thin views over the service layer's results. Rows are built as plain values (no resolvers) so
+that long lists take the fast path of `execution.py`. Baseline values (`expected`, `lower`,
+`upper`, `increasedVolume`) are null until the baselines package provides them.
+"""
+
+# strawberry.field(...) called with arguments is typed as returning Any
+# mypy: disable-error-code="untyped-decorator"
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from api.graphql.context import Info
+from api.graphql.types import EntityType, Long, Scope, entity_type_of
+from api.services import activity, behaviors
+from api.services.scope import to_datetime
+from graph.model import VertexRef
+
+if TYPE_CHECKING:
+    from api.graphql.entities import Entity
+
+EntityRef = Annotated["Entity", strawberry.lazy("api.graphql.entities")]
+
+
+def _time(ts: int) -> datetime | None:
+    return to_datetime(ts) if ts else None
+
+
+@strawberry.type(description="One hour of API calls.")
+class ApiCallBucket:
+    start: datetime
+    success: Long
+    failed: Long
+    expected: float | None = strawberry.field(default=None, description="Baseline (later).")
+    lower: float | None = strawberry.field(default=None, description="Baseline band (later).")
+    upper: float | None = strawberry.field(default=None, description="Baseline band (later).")
+
+
+@strawberry.type(description="Calls counted in the scope; first/last observed over all time.")
+class CallCount:
+    calls: strawberry.Private[activity.Calls]
+    # plain values, not resolvers: rows of plain fields take execution.py's fast path
+    success: Long = Long(0)
+    failed: Long = Long(0)
+    first_observed: datetime | None = None
+    last_observed: datetime | None = None
+
+    def __post_init__(self) -> None:
+        self.success, self.failed = Long(self.calls.success), Long(self.calls.failed)
+        self.first_observed, self.last_observed = _time(self.calls.first), _time(self.calls.last)
+
+
+@strawberry.type
+class MethodCount(CallCount):
+    service: str
+    method: str
+
+
+@strawberry.type
+class SourceIpCount(CallCount):
+    ip_address: str = strawberry.field(description="sourceIPAddress: an address or a service.")
+
+
+@strawberry.type(description="Calls of one API method, with the source IPs they came from.")
+class ApiMethodCalls(CallCount):
+    service: str
+    method: str
+    source_ips: list[SourceIpCount]
+
+
+@strawberry.type(description="Calls from one source IP, with the methods called from it.")
+class SourceIpCalls(CallCount):
+    ip_address: str
+    methods: list[MethodCount]
+
+
+@strawberry.type(description="Calls made by one caller (a role's session, an account's users…).")
+class CallerCalls(CallCount):
+    ref: strawberry.Private[VertexRef]
+    graph_arn: strawberry.Private[str]
+
+    @strawberry.field
+    def caller_id(self) -> strawberry.ID:
+        return strawberry.ID(self.ref.key)
+
+    @strawberry.field
+    def caller_type(self) -> EntityType:
+        return entity_type_of(self.ref.label)
+
+    @strawberry.field
+    async def caller(self, info: Info) -> EntityRef | None:
+        from api.graphql.entities import load_entity
+
+        return await load_entity(info, self.graph_arn, self.ref)
+
+
+@strawberry.type(description="Overall API call volume: hourly buckets and activity details.")
+class ApiCallVolume:
+    data: strawberry.Private[activity.ApiCallVolume]
+    graph_arn: strawberry.Private[str]
+
+    @strawberry.field
+    def scope(self) -> Scope:
+        return Scope(window=self.data.scope)
+
+    @strawberry.field
+    def total_success(self) -> Long:
+        return Long(self.data.total.success)
+
+    @strawberry.field
+    def total_failed(self) -> Long:
+        return Long(self.data.total.failed)
+
+    @strawberry.field(description="Every hour of the scope, oldest first.")
+    def buckets(self) -> list[ApiCallBucket]:
+        return [
+            ApiCallBucket(
+                start=to_datetime(b.start), success=Long(b.success), failed=Long(b.failed)
+            )
+            for b in self.data.buckets
+        ]
+
+    @strawberry.field(description="By API method, most successful calls first.")
+    def by_method(self) -> list[ApiMethodCalls]:
+        return [
+            ApiMethodCalls(
+                calls=m.calls,
+                service=m.service,
+                method=m.method,
+                source_ips=[
+                    SourceIpCount(calls=c, ip_address=ip) for ip, c in m.source_ips.items()
+                ],
+            )
+            for m in self.data.by_method
+        ]
+
+    @strawberry.field(description="By source IP address, most successful calls first.")
+    def by_source_ip(self) -> list[SourceIpCalls]:
+        return [
+            SourceIpCalls(
+                calls=s.calls,
+                ip_address=s.address,
+                methods=[
+                    MethodCount(calls=c, service=service, method=method)
+                    for (service, method), c in s.methods.items()
+                ],
+            )
+            for s in self.data.by_source_ip
+        ]
+
+    @strawberry.field(description="By caller, most successful calls first.")
+    def by_caller(self) -> list[CallerCalls]:
+        return [
+            CallerCalls(calls=c.calls, ref=c.ref, graph_arn=self.graph_arn)
+            for c in self.data.by_caller
+        ]
+
+
+@strawberry.type
+class Behavior(CallCount):
+    item: strawberry.Private[behaviors.Behavior]
+    newly_observed: bool = strawberry.field(
+        default=False,
+        description="Used in the scope and not in the 45 days before it (the baseline window).",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.newly_observed = self.item.newly_observed
+
+
+@strawberry.type(description="An API method the principal called in the scope.")
+class ApiCallBehavior(Behavior):
+    service: str
+    method: str
+    increased_volume: bool | None = strawberry.field(default=None, description="Baseline (later).")
+    expected: float | None = strawberry.field(default=None, description="Baseline (later).")
+
+
+@strawberry.type(description="A user agent the principal used in the scope.")
+class UserAgentBehavior(Behavior):
+    user_agent: str
+
+
+@strawberry.type(description="A place the principal's calls came from in the scope.")
+class GeolocationBehavior(Behavior):
+    location: str = strawberry.field(description="`<country>[/<city>]`")
+    country: str
+    city: str | None
+    ip_addresses: list[str]
+
+
+@strawberry.type(description="An autonomous system organization the principal's calls came from.")
+class AsoBehavior(Behavior):
+    aso: str = strawberry.field(description="`AS<number>`")
+    asn: int | None
+    organization: str | None
+    ip_addresses: list[str]
+
+
+def _only(items: list[behaviors.Behavior], only_new: bool) -> list[behaviors.Behavior]:
+    return [b for b in items if b.newly_observed] if only_new else items
+
+
+@strawberry.type(description="New behavior: each item marked newly observed or not.")
+class NewBehaviors:
+    data: strawberry.Private[behaviors.NewBehaviors]
+
+    @strawberry.field
+    def scope(self) -> Scope:
+        return Scope(window=self.data.scope)
+
+    @strawberry.field(description="API methods called in the scope, new ones first.")
+    def api_calls(self, only_new: bool = False) -> list[ApiCallBehavior]:
+        out = []
+        for b in _only(self.data.api_calls, only_new):
+            service, method = activity.split_api(b.key)
+            out.append(ApiCallBehavior(calls=b.calls, item=b, service=service, method=method))
+        return out
+
+    @strawberry.field(description="User agents used in the scope, new ones first.")
+    def user_agents(self, only_new: bool = False) -> list[UserAgentBehavior]:
+        return [
+            UserAgentBehavior(calls=b.calls, item=b, user_agent=b.key)
+            for b in _only(self.data.user_agents, only_new)
+        ]
+
+    @strawberry.field(description="Geolocations of the addresses used in the scope.")
+    def geolocations(self, only_new: bool = False) -> list[GeolocationBehavior]:
+        out = []
+        for b in _only(self.data.geolocations, only_new):
+            country, _, city = b.key.partition("/")
+            out.append(
+                GeolocationBehavior(
+                    calls=b.calls,
+                    item=b,
+                    location=b.key,
+                    country=country,
+                    city=city or None,
+                    ip_addresses=sorted(b.addresses),
+                )
+            )
+        return out
+
+    @strawberry.field(description="Autonomous system organizations of the addresses used.")
+    def asos(self, only_new: bool = False) -> list[AsoBehavior]:
+        out = []
+        for b in _only(self.data.asos, only_new):
+            number = b.key.removeprefix("AS")
+            out.append(
+                AsoBehavior(
+                    calls=b.calls,
+                    item=b,
+                    aso=b.key,
+                    asn=int(number) if number.isdigit() else None,
+                    organization=b.organization,
+                    ip_addresses=sorted(b.addresses),
+                )
+            )
+        return out
+
+    @strawberry.field(description="API calls with increased volume (null until baselines).")
+    def increased_volume(self) -> list[ApiCallBehavior] | None:
+        return None

@@ -1,0 +1,119 @@
+"""Per-request DataLoaders: every panel of every entity in one response is read in batches.
+
+Each loader collects the keys its resolvers ask for during one tick of the event loop, groups
+them by (graph, options) and calls its service function once per group, in a worker thread (the
+store is blocking). A response therefore costs a number of store round trips that depends on the
+panels and entity types asked for, not on how many entities or rows it holds. Loaders are built
+per request (never shared): their cache must not outlive the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from strawberry.dataloader import DataLoader
+
+from api.services import activity, behaviors, entities, findings, flows, interactions
+from api.services.reads import CachedReads, GraphReads
+from api.services.scope import Scope
+from graph.model import VertexRef
+from graph.store import GraphStore, Vertex
+
+T = TypeVar("T")
+# (graph ARN, entity, options): options is a hashable tuple of the panel's other arguments
+Key = tuple[str, VertexRef, tuple[Hashable, ...]]
+Batch = Callable[[str, list[VertexRef], tuple[Hashable, ...]], dict[VertexRef, Any]]
+
+
+def _loader(batch: Batch, default: Any) -> DataLoader[Key, Any]:
+    async def load(keys: list[Key]) -> list[Any]:
+        groups: dict[tuple[str, tuple[Hashable, ...]], list[VertexRef]] = {}
+        for graph, ref, options in keys:
+            groups.setdefault((graph, options), []).append(ref)
+
+        def run() -> dict[tuple[str, tuple[Hashable, ...]], dict[VertexRef, Any]]:
+            # one worker thread for the whole batch: thread hops cost more than the reads
+            return {g: batch(g[0], refs, g[1]) for g, refs in groups.items()}
+
+        results = await run_in_threadpool(run)
+        return [results[(g, o)].get(r, default) for g, r, o in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """The loaders of one request. Keys: (graph ARN, VertexRef, options tuple)."""
+
+    def __init__(self, backend: GraphStore) -> None:
+        # every read of the request goes through one cache: panels share what they both read
+        store: GraphReads = CachedReads(backend)
+        self.store = store
+
+        def vertices(
+            graph: str, refs: list[VertexRef], _: tuple[Hashable, ...]
+        ) -> dict[VertexRef, Vertex]:
+            return entities.get_vertices(store=store, graph=graph, refs=refs)
+
+        def scoped(fn: Callable[..., dict[VertexRef, Any]]) -> Batch:
+            def batch(
+                graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+            ) -> dict[VertexRef, Any]:
+                return fn(store=store, graph=graph, refs=refs, scope=o[0])
+
+            return batch
+
+        def involved(
+            graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+        ) -> dict[VertexRef, Any]:
+            scope, archived = o
+            assert isinstance(scope, Scope | None) and isinstance(archived, bool)
+            return findings.involved_findings(
+                store=store, graph=graph, refs=refs, scope=scope, include_archived=archived
+            )
+
+        def groups(
+            graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+        ) -> dict[VertexRef, Any]:
+            scope, inactive = o
+            assert isinstance(scope, Scope | None) and isinstance(inactive, bool)
+            return findings.finding_groups_of(
+                store=store, graph=graph, refs=refs, scope=scope, include_inactive=inactive
+            )
+
+        def plain(fn: Callable[..., dict[VertexRef, Any]]) -> Batch:
+            return lambda graph, refs, _: fn(store=store, graph=graph, refs=refs)
+
+        self.vertex = _loader(vertices, None)
+        self.api_call_volume = _loader(scoped(activity.api_call_volume), None)
+        self.new_behaviors = _loader(scoped(behaviors.new_behaviors), None)
+        self.resource_interaction = _loader(scoped(interactions.resource_interaction), None)
+        self.vpc_flow_volume = _loader(scoped(flows.vpc_flow_volume), None)
+        self.involved_findings = _loader(involved, [])
+        self.finding_groups = _loader(groups, [])
+        self.involved_entities = _loader(plain(findings.involved_entities), [])
+        self.group_findings = _loader(plain(findings.group_findings), [])
+
+    async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """A one-off service call (search, lookups) in a worker thread."""
+        return await run_in_threadpool(partial(fn, store=self.store, **kwargs))
+
+
+def load(
+    loader: DataLoader[Key, Any], graph: str, ref: VertexRef, *options: Hashable
+) -> Awaitable[Any]:
+    return loader.load((graph, ref, tuple(options)))
+
+
+def load_many(
+    loader: DataLoader[Key, Any], graph: str, refs: Sequence[VertexRef]
+) -> Awaitable[list[Any]]:
+    return loader.load_many([(graph, r, ()) for r in refs])
+
+
+def prime(loader: DataLoader[Key, Any], graph: str, found: dict[VertexRef, Vertex]) -> None:
+    """Seed the vertex loader with vertices a panel read along with its rows: the entities they
+    name then resolve without another round trip, however the event loop orders the panels."""
+    loader.prime_many({(graph, ref, ()): v for ref, v in found.items()})

@@ -1,0 +1,1 @@
+"""The Detective-compatible REST management API (see api.rest.routes)."""

@@ -1,0 +1,398 @@
+"""Baselines of API call volume (principals) and VPC flow volume (instances), read from a store.
+
+These are the functions the API's service layer calls. Each reads the 45-day baseline window and
+the scope in one range per store call, with a fixed number of calls whatever the entity's
+activity (the per-method series of a principal come back in one `series` call: the API
+operations are the near ends, the principal the only far end), fits every series of the entity
+together (baselines.seasonal.fit_baselines), and returns immutable results:
+
+- hourly buckets of the scope with the observed counts and expected, lower and upper values
+  (for API calls: all calls and failed calls; for flows: bytes in and bytes out);
+- per API method: its scope total and the bounds of that total;
+- increased volume: the methods whose scope total exceeds its upper bound, by how much. Only
+  methods the principal also called in the baseline window qualify (a method never called
+  before is newly observed behavior, baselines.new_behaviors), with at least
+  `min_increased_calls` calls in the scope, and none are listed while the principal is in
+  training.
+
+A principal's activity is its own CALLED edges: the loader writes those of a role, an instance
+and an account as rollups of their sessions and principals. An instance's traffic is the FLOW
+edges of its network interfaces (its own FLOW edges are a subset, used only for an instance
+whose interfaces the graph does not know; see loaders/vpcflow_graph.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from baselines.cache import BaselineCache, CacheKey
+from baselines.config import DEFAULT_CONFIG, BaselineConfig
+from baselines.expected import BaselineResult, Floats
+from baselines.seasonal import fit_baselines
+from baselines.window import (
+    TrainingNotice,
+    baseline_start,
+    check_scope,
+    scope_hours,
+    training_notice,
+)
+from graph.model import API, CALLED, FLOW, HAS_INTERFACE, HOUR, VertexRef
+from graph.store import Direction, GraphStore, Vertex
+
+Series = list[tuple[int, tuple[int, ...]]]
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeBucket:
+    """One hour of API calls. Bounds are None without any history to compare with."""
+
+    start: int
+    success: int
+    failed: int
+    expected: float | None  # all calls (success + failed)
+    lower: float | None
+    upper: float | None
+    failed_expected: float | None
+    failed_lower: float | None
+    failed_upper: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodBaseline:
+    """One API method's calls over the whole scope, with the bounds of that total."""
+
+    api: str  # the ApiOperation key, <eventSource>:<eventName>
+    service: str
+    method: str
+    observed: int
+    expected: float
+    lower: float
+    upper: float
+    in_baseline: bool  # called at least once in the baseline window
+
+
+@dataclass(frozen=True, slots=True)
+class IncreasedVolume:
+    api: str
+    service: str
+    method: str
+    observed: int
+    expected: float
+    upper: float
+    excess: float  # observed - upper
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCallBaseline:
+    entity: VertexRef
+    start: int
+    end: int
+    baseline_start: int
+    buckets: tuple[VolumeBucket, ...]
+    methods: tuple[MethodBaseline, ...]  # methods called in the scope, by observed calls
+    increased_volume: tuple[IncreasedVolume, ...]  # largest excess first
+    training: TrainingNotice | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowBucket:
+    start: int
+    bytes_in: int
+    bytes_out: int
+    expected_in: float | None
+    lower_in: float | None
+    upper_in: float | None
+    expected_out: float | None
+    lower_out: float | None
+    upper_out: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowBaseline:
+    entity: VertexRef
+    start: int
+    end: int
+    baseline_start: int
+    buckets: tuple[FlowBucket, ...]
+    training: TrainingNotice | None
+
+
+def dense(
+    rows: Sequence[tuple[int, Sequence[int]]], start: int, hours: int, counters: Sequence[int]
+) -> Floats:
+    """(len(counters), hours) array of a store series from `start` (hours without rows: 0)."""
+    out = np.zeros((len(counters), hours))
+    for hour, counts in rows:
+        i = (hour - start) // HOUR
+        if 0 <= i < hours:
+            for row, c in enumerate(counters):
+                out[row, i] += counts[c]
+    return out
+
+
+def _opt(x: float) -> float | None:
+    return None if np.isnan(x) else round(float(x), 6)
+
+
+def _key(
+    store: GraphStore, graph: str, kind: str, entity: VertexRef, start: int, end: int,
+    config: BaselineConfig, version: Hashable,
+) -> CacheKey:  # fmt: skip
+    return CacheKey(store.uri, graph, kind, entity, start, end, config, version)
+
+
+def _version(found: Vertex | None, data_version: Hashable) -> Hashable:
+    """The caller's data version, else the entity's observed span (see baselines.cache)."""
+    if data_version is not None:
+        return data_version
+    return None if found is None else (found.first, found.last)
+
+
+def _fit(
+    rows: Floats, window_start: int, horizon: int, first: int | None, config: BaselineConfig
+) -> BaselineResult:
+    """Fit the window part of `rows` (the scope follows it); history from `first`."""
+    history = np.full(rows.shape[0], first if first is not None else np.iinfo(np.int64).max)
+    window = rows[:, : rows.shape[1] - horizon]
+    return fit_baselines(
+        window, start=window_start, horizon=horizon, history_start=history, config=config
+    )
+
+
+def api_call_baseline(
+    *,
+    store: GraphStore,
+    graph: str,
+    principal: VertexRef,
+    start: int,
+    end: int,
+    config: BaselineConfig = DEFAULT_CONFIG,
+    cache: BaselineCache | None = None,
+    data_version: Hashable = None,
+) -> ApiCallBaseline:
+    """API call volume of `principal` in the scope [start, end) against its baseline.
+
+    Four store calls: the vertex, its hourly totals, its CALLED edges in the scope, and the
+    hourly series of each of those methods (one call), over [start - 45 days, end)."""
+    check_scope(start, end)
+    found = store.vertices(graph, [principal]).get(principal)
+    first = found.first if found else None
+    key = _key(store, graph, "api", principal, start, end, config, _version(found, data_version))
+
+    def compute() -> ApiCallBaseline:
+        return _api_call_baseline(store, graph, principal, start, end, config, first)
+
+    return cache.get_or_compute(key, compute, ApiCallBaseline) if cache else compute()
+
+
+def _api_call_baseline(
+    store: GraphStore, graph: str, principal: VertexRef, start: int, end: int,
+    config: BaselineConfig, first: int | None,
+) -> ApiCallBaseline:  # fmt: skip
+    b0 = baseline_start(start, config)
+    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    notice = training_notice(first, start, config)
+    totals: Series = []
+    scope_edges = []
+    if first is not None:
+        totals = store.series(
+            graph, [principal], CALLED, direction=Direction.OUT, start=b0, end=end
+        ).get(principal, [])
+        scope_edges = store.neighbours(
+            graph, [principal], CALLED, direction=Direction.OUT, start=start, end=end
+        ).get(principal, [])
+    apis = sorted({n.ref.key for n in scope_edges})
+    per_method = (
+        store.series(
+            graph,
+            [VertexRef(API, a) for a in apis],
+            CALLED,
+            direction=Direction.IN,
+            start=b0,
+            end=end,
+            others=[principal],
+        )
+        if apis
+        else {}
+    )
+    # rows: all calls, failed calls, then every method's calls (success + failed)
+    ok_failed = dense(totals, b0, hours, (0, 1))
+    matrix = np.vstack(
+        [
+            ok_failed.sum(axis=0),
+            ok_failed[1],
+            *(
+                dense(per_method.get(VertexRef(API, a), []), b0, hours, (0, 1)).sum(axis=0)
+                for a in apis
+            ),
+        ]
+    )
+    fit = _fit(matrix, b0, horizon, first, config)
+    scope = matrix[:, hours - horizon :]
+    success = ok_failed[0, hours - horizon :]
+    buckets = tuple(
+        VolumeBucket(
+            start + i * HOUR,
+            int(success[i]),
+            int(scope[1, i]),
+            _opt(fit.expected[0, i]),
+            _opt(fit.lower[0, i]),
+            _opt(fit.upper[0, i]),
+            _opt(fit.expected[1, i]),
+            _opt(fit.lower[1, i]),
+            _opt(fit.upper[1, i]),
+        )
+        for i in range(horizon)
+    )
+    totals_window = fit.window()
+    methods = []
+    for j, api in enumerate(apis, start=2):
+        service, _, method = api.partition(":")
+        methods.append(
+            MethodBaseline(
+                api,
+                service,
+                method,
+                int(scope[j].sum()),
+                round(float(np.nan_to_num(totals_window.expected[j])), 6),
+                round(float(np.nan_to_num(totals_window.lower[j])), 6),
+                round(float(np.nan_to_num(totals_window.upper[j])), 6),
+                bool(matrix[j, : hours - horizon].any()),
+            )
+        )
+    methods.sort(key=lambda m: (-m.observed, m.api))
+    increased = (
+        []
+        if notice is not None
+        else [
+            IncreasedVolume(
+                m.api,
+                m.service,
+                m.method,
+                m.observed,
+                m.expected,
+                m.upper,
+                round(m.observed - m.upper, 6),
+            )
+            for m in methods
+            if m.in_baseline and m.observed > m.upper and m.observed >= config.min_increased_calls
+        ]
+    )
+    increased.sort(key=lambda v: (-v.excess, v.api))
+    return ApiCallBaseline(
+        principal, start, end, b0, buckets, tuple(methods), tuple(increased), notice
+    )
+
+
+def api_call_volume_baselines(
+    *,
+    store: GraphStore,
+    graph: str,
+    principals: Sequence[VertexRef],
+    start: int,
+    end: int,
+    config: BaselineConfig = DEFAULT_CONFIG,
+) -> dict[VertexRef, tuple[tuple[VolumeBucket, ...], TrainingNotice | None]]:
+    """Hourly buckets (no per-method detail) of many principals at once: two store calls and one
+    vectorized fit for any number of principals (e.g. a summary of the busiest principals).
+    Principals the graph does not hold are left out."""
+    check_scope(start, end)
+    b0 = baseline_start(start, config)
+    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    found = store.vertices(graph, list(dict.fromkeys(principals)))
+    refs = sorted(found)
+    if not refs:
+        return {}
+    series = store.series(graph, refs, CALLED, direction=Direction.OUT, start=b0, end=end)
+    dense_rows = [dense(series.get(r, []), b0, hours, (0, 1)) for r in refs]
+    total = np.vstack([d.sum(axis=0) for d in dense_rows])
+    failed = np.vstack([d[1] for d in dense_rows])
+    window = slice(0, hours - horizon)
+    firsts = np.array([found[r].first for r in refs] * 2, dtype=np.int64)
+    fit = fit_baselines(
+        np.vstack([total[:, window], failed[:, window]]),
+        start=b0,
+        horizon=horizon,
+        history_start=firsts,
+        config=config,
+    )
+    n = len(refs)
+    out = {}
+    for i, ref in enumerate(refs):
+        ok = dense_rows[i][0, hours - horizon :]
+        bad = dense_rows[i][1, hours - horizon :]
+        buckets = tuple(
+            VolumeBucket(
+                start + h * HOUR,
+                int(ok[h]),
+                int(bad[h]),
+                _opt(fit.expected[i, h]),
+                _opt(fit.lower[i, h]),
+                _opt(fit.upper[i, h]),
+                _opt(fit.expected[n + i, h]),
+                _opt(fit.lower[n + i, h]),
+                _opt(fit.upper[n + i, h]),
+            )
+            for h in range(horizon)
+        )
+        out[ref] = (buckets, training_notice(found[ref].first, start, config))
+    return out
+
+
+def vpc_flow_baseline(
+    *,
+    store: GraphStore,
+    graph: str,
+    instance: VertexRef,
+    start: int,
+    end: int,
+    config: BaselineConfig = DEFAULT_CONFIG,
+    cache: BaselineCache | None = None,
+    data_version: Hashable = None,
+) -> FlowBaseline:
+    """Bytes in and out of an EC2 instance in the scope against its baseline (three store
+    calls: the vertex, its interfaces, the hourly FLOW counters of all of them)."""
+    check_scope(start, end)
+    found = store.vertices(graph, [instance]).get(instance)
+    first = found.first if found else None
+    key = _key(store, graph, "flow", instance, start, end, config, _version(found, data_version))
+
+    def compute() -> FlowBaseline:
+        return _vpc_flow_baseline(store, graph, instance, start, end, config, first)
+
+    return cache.get_or_compute(key, compute, FlowBaseline) if cache else compute()
+
+
+def _vpc_flow_baseline(
+    store: GraphStore, graph: str, instance: VertexRef, start: int, end: int,
+    config: BaselineConfig, first: int | None,
+) -> FlowBaseline:  # fmt: skip
+    b0 = baseline_start(start, config)
+    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    matrix = np.zeros((2, hours))
+    if first is not None:
+        nics = store.neighbours(graph, [instance], HAS_INTERFACE, direction=Direction.OUT)
+        sources = [n.ref for n in nics.get(instance, [])] or [instance]
+        flows = store.series(graph, sources, FLOW, direction=Direction.OUT, start=b0, end=end)
+        for rows in flows.values():
+            matrix += dense(rows, b0, hours, (0, 1))  # bytes_in, bytes_out
+    fit = _fit(matrix, b0, horizon, first, config)
+    scope = matrix[:, hours - horizon :]
+    buckets = tuple(
+        FlowBucket(
+            start + i * HOUR,
+            int(scope[0, i]),
+            int(scope[1, i]),
+            _opt(fit.expected[0, i]),
+            _opt(fit.lower[0, i]),
+            _opt(fit.upper[0, i]),
+            _opt(fit.expected[1, i]),
+            _opt(fit.lower[1, i]),
+            _opt(fit.upper[1, i]),
+        )
+        for i in range(horizon)
+    )
+    return FlowBaseline(instance, start, end, b0, buckets, training_notice(first, start, config))

@@ -1,0 +1,347 @@
+"""Latency of a full principal profile over GraphQL, through uvicorn and a real HTTP client.
+
+    python -m bench.graphql_profile [--events N] [--accounts A] [--days D]
+                                    [--small-events N] [--small-accounts A] [--requests R]
+
+Builds (or reuses, cached under bench/out/) two embedded stores from `bench.workload` CloudTrail
+workloads with the same event density per account: a large one (default 10,000,000 events from
+1,000 accounts) and a small one (default 100,000 events from 10 accounts; the same seed, so its
+accounts are the large graph's first ten). Each store is loaded with `gumshoe load` and served by
+`gumshoe serve --no-auth` in its own process (the start-up retention job is switched off: it is
+not part of a profile). Then, with one keep-alive httpx client, sequential requests of the full
+profile query (every panel: API call volume with all drill-downs, new behaviors, resource
+interaction, involved findings and finding groups) for:
+
+- the busiest role of the first account (present in both graphs), 24-hour and 45-day scopes
+  ending at the workload's last hour: p50 and p99, and the p50 ratio large / small (target 1.5);
+- the busiest principal of the whole large graph (the worst case) with the same scopes.
+
+Targets: p99 <= 50 ms (24 hours) and <= 250 ms (45 days) on the large graph. Prints a table and
+writes bench/out/graphql_profile.json. Other processes on the machine skew the numbers: the load
+average is recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+GUMSHOE = str(Path(sys.executable).with_name("gumshoe"))
+HOUR, DAY = 3600, 86_400
+TARGET_P99_MS = {"24h": 50.0, "45d": 250.0}
+TARGET_RATIO = 1.5
+
+PROFILE = """
+query Profile($g: ID!, $type: EntityType!, $id: ID!, $scope: ScopeInput!) {
+  entity(graphArn: $g, type: $type, id: $id) {
+    id type firstObserved lastObserved
+    involvedFindings(scope: $scope) { id findingType severity }
+    findingGroups(scope: $scope) { id title severity }
+    ... on Principal {
+      apiCallVolume(scope: $scope) {
+        totalSuccess totalFailed
+        buckets { start success failed expected lower upper }
+        byMethod { service method success failed firstObserved lastObserved
+                   sourceIps { ipAddress success failed } }
+        bySourceIp { ipAddress success failed methods { service method success failed } }
+        byCaller { callerId callerType success failed caller { id lastObserved } }
+      }
+      newBehaviors(scope: $scope) {
+        apiCalls { service method success failed firstObserved newlyObserved increasedVolume }
+        userAgents { userAgent success failed firstObserved newlyObserved }
+        geolocations { location country city success failed firstObserved newlyObserved }
+        asos { aso asn organization success failed firstObserved newlyObserved }
+        increasedVolume { method }
+      }
+      resourceInteraction(scope: $scope) {
+        role { entityId } instance { entityId }
+        startedBy { entityId via firstObserved }
+        sessions { entityId count firstObserved lastObserved }
+        assumedBy { entityId via throughSessionIds }
+        sessionsStarted { entityId count }
+        rolesAssumed { entityId entity { ... on AwsRole { name arn } } }
+        launchedBy { entityId }
+      }
+    }
+  }
+}
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["GUMSHOE_RETENTION_INTERVAL"] = "0"
+    return env
+
+
+def _db(root: Path) -> Path:
+    return root.parent / f"{root.name}.graphql.db"
+
+
+def workload(workdir: Path, events: int, accounts: int, days: int, seed: int) -> Path:
+    """The workload directory, generated once (same layout as bench.ingest, so it is shared)."""
+    root = workdir / f"ct-a{accounts}-d{days}-e{events}-s{seed}"
+    loaded = _db(root).with_suffix(".loaded").exists()
+    if (root / ".workload.json").exists() and ((root / "AWSLogs").is_dir() or loaded):
+        # once loaded, only the manifest and the ground truth are needed: AWSLogs (millions of
+        # small files at 10 million events) may be deleted
+        print(f"reusing workload {root}", flush=True)
+        return root
+    print(f"generating workload in {root} ...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "bench.workload", str(root), "--accounts", str(accounts),
+         "--days", str(days), "--events", str(events), "--seed", str(seed), "--overwrite",
+         "--io-thread"],
+        env=_env(), check=True,
+    )  # fmt: skip
+    return root
+
+
+def store(root: Path) -> tuple[Path, float | None]:
+    """The loaded SQLite store of a workload (cached next to it); (path, load seconds)."""
+    db = _db(root)
+    done = db.with_suffix(".loaded")
+    if done.exists() and db.exists():
+        print(f"reusing store {db}", flush=True)
+        return db, None
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    print(f"loading {root} into {db} ...", flush=True)
+    began = time.perf_counter()
+    run = subprocess.run(
+        [GUMSHOE, "load", "--store", f"sqlite://{db}", "--json", str(root / "AWSLogs")],
+        env=_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - began
+    if run.returncode != 0:
+        raise SystemExit(f"gumshoe load failed ({run.returncode}):\n{run.stderr[-3000:]}")
+    report = json.loads(run.stdout)
+    done.write_text(json.dumps({"seconds": seconds, "report": report}, default=str))
+    return db, seconds
+
+
+def _busiest(root: Path, label: str, account: str | None) -> tuple[str, int]:
+    """(key, events) of the principal with the most events over the workload, from its ground
+    truth (a scan of the store for this would take minutes at 10 million events)."""
+    truth = json.loads((root / ".truth.json").read_text())["principals"]
+    if label == "AwsAccount":
+        totals: dict[str, int] = {}
+        for p in truth:
+            totals[p["account"]] = totals.get(p["account"], 0) + int(p["events"])
+        key = max(totals, key=lambda a: totals[a])
+        return key, totals[key]
+    mine = [p for p in truth if p["label"] == label and account in (None, p["account"])]
+    if not mine:
+        raise SystemExit(f"no {label} in {root}")
+    best = max(mine, key=lambda p: int(p["events"]))
+    return str(best["key"]), int(best["events"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server(db: Path) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [GUMSHOE, "serve", "--store", f"sqlite://{db}", "--no-auth", "--port", str(port)],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("gumshoe serve did not start") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def measure(
+    client: httpx.Client, variables: dict[str, Any], requests: int, warmup: int
+) -> dict[str, Any]:
+    body = {"query": PROFILE, "variables": variables}
+    times: list[float] = []
+    size = 0
+    for i in range(warmup + requests):
+        began = time.perf_counter()
+        r = client.post("/graphql", json=body)
+        elapsed = time.perf_counter() - began
+        data = r.json()
+        if r.status_code != 200 or data.get("errors") or not data["data"]["entity"]:
+            raise SystemExit(f"profile query failed: {r.status_code} {r.text[:2000]}")
+        if i >= warmup:
+            times.append(elapsed * 1000)
+            size = len(r.content)
+    v = data["data"]["entity"]
+    q = statistics.quantiles(times, n=100, method="inclusive")
+    return {
+        "p50_ms": statistics.median(times),
+        "p99_ms": q[98],
+        "max_ms": max(times),
+        "requests": requests,
+        "response_bytes": size,
+        "rows": {
+            "buckets": len(v["apiCallVolume"]["buckets"]),
+            "by_method": len(v["apiCallVolume"]["byMethod"]),
+            "by_source_ip": len(v["apiCallVolume"]["bySourceIp"]),
+            "by_caller": len(v["apiCallVolume"]["byCaller"]),
+            "api_calls": len(v["newBehaviors"]["apiCalls"]),
+            "sessions": len(v["resourceInteraction"]["sessions"]),
+            "calls": v["apiCallVolume"]["totalSuccess"] + v["apiCallVolume"]["totalFailed"],
+        },
+    }
+
+
+def run_graph(
+    root: Path,
+    db: Path,
+    manifest: dict[str, Any],
+    targets: list[tuple[str, str, str | None]],
+    args: Any,
+) -> dict[str, Any]:
+    end = int(manifest["end"])
+    scopes = {"24h": (end - DAY, end), "45d": (end - 45 * DAY, end)}
+    out: dict[str, Any] = {}
+    with server(db) as base, httpx.Client(base_url=base, timeout=120) as client:
+        graph = client.post("/graphql", json={"query": "{ graphs { arn } }"}).json()
+        arn = graph["data"]["graphs"][0]["arn"]
+        for name, label, account in targets:
+            key, events = _busiest(root, label, account)
+            kind = "AWS_ROLE" if label == "AwsRole" else "AWS_ACCOUNT"
+            for scope_name, (start, stop) in scopes.items():
+                variables = {
+                    "g": arn, "type": kind, "id": key,
+                    "scope": {"start": _iso(start), "end": _iso(stop)},
+                }  # fmt: skip
+                m = measure(client, variables, args.requests, args.warmup)
+                m |= {"principal": key, "type": kind, "workload_events": events}
+                out[f"{name}/{scope_name}"] = m
+                print(
+                    f"  {name:<26} {scope_name:>4}  p50 {m['p50_ms']:7.1f} ms  "
+                    f"p99 {m['p99_ms']:7.1f} ms  ({kind} {key}, {m['rows']['calls']:,} calls "
+                    f"in scope, {m['response_bytes'] / 1e3:,.0f} kB)",
+                    flush=True,
+                )
+    return out
+
+
+def _first_account(root: Path) -> str:
+    return str(json.loads((root / ".workload.json").read_text())["accounts"][0])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.graphql_profile", description=__doc__)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--accounts", type=int, default=1000)
+    ap.add_argument("--small-events", type=int, default=100_000)
+    ap.add_argument("--small-accounts", type=int, default=10)
+    ap.add_argument("--days", type=int, default=46, help="workload days (>= 45 for the scope)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--requests", type=int, default=200, help="measured requests per case")
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--workdir", default=str(OUT / "work"))
+    ap.add_argument("--out", default=str(OUT / "graphql_profile.json"))
+    args = ap.parse_args(argv)
+    workdir = Path(args.workdir).resolve()
+    load_before = os.getloadavg()
+    graphs: dict[str, Any] = {}
+    for size, events, accounts in (
+        ("small", args.small_events, args.small_accounts),
+        ("large", args.events, args.accounts),
+    ):
+        root = workload(workdir, events, accounts, args.days, args.seed)
+        manifest = json.loads((root / ".workload.json").read_text())
+        db, load_s = store(root)
+        first = _first_account(root)
+        targets: list[tuple[str, str, str | None]] = [
+            ("busiest role, 1st account", "AwsRole", first)
+        ]
+        if size == "large":
+            targets += [("busiest role, whole graph", "AwsRole", None),
+                        ("busiest account", "AwsAccount", None)]  # fmt: skip
+        print(f"{size}: {manifest['events']:,} events, {accounts:,} accounts", flush=True)
+        graphs[size] = {
+            "events": manifest["events"],
+            "accounts": accounts,
+            "days": args.days,
+            "store": str(db),
+            "store_bytes": db.stat().st_size,
+            "load_seconds": load_s,
+            "cases": run_graph(root, db, manifest, targets, args),
+        }
+    small = graphs["small"]["cases"]
+    large = graphs["large"]["cases"]
+    ratios = {
+        scope: large[f"busiest role, 1st account/{scope}"]["p50_ms"]
+        / small[f"busiest role, 1st account/{scope}"]["p50_ms"]
+        for scope in ("24h", "45d")
+    }
+    checks = {
+        f"p99 <= {TARGET_P99_MS[s]:.0f} ms ({s}, {case})": large[f"{case}/{s}"]["p99_ms"]
+        <= TARGET_P99_MS[s]
+        for case in ("busiest role, 1st account", "busiest role, whole graph")
+        for s in ("24h", "45d")
+    }
+    checks |= {f"p50 ratio large/small <= {TARGET_RATIO} ({s})": r <= TARGET_RATIO
+               for s, r in ratios.items()}  # fmt: skip
+    result = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "host": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+        "graphs": graphs,
+        "p50_ratio_large_to_small": ratios,
+        "checks": checks,
+        "passed": all(checks.values()),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print()
+    for s, r in ratios.items():
+        print(f"p50 ratio {graphs['large']['events']:,} / {graphs['small']['events']:,} events"
+              f" ({s}): {r:.2f}")  # fmt: skip
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    print(f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; "
+          f"written to {out}")  # fmt: skip
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

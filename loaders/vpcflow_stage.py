@@ -1,0 +1,282 @@
+"""VPC flow groups → staged flows: direction, qualifier and rollup keys with array operations.
+
+A file's aggregates (`Groups`: from the columnar path and from the per-record path alike) are
+put in first-seen order, each gets its direction, remote address and qualifier as arrays, and
+only then does Python touch each entry once, to merge it into the batch (`CloudTrailDeltas.flows`).
+The first-seen order is the order the per-record loader always staged in: interface properties
+keep their first value (Merge.FIRST), so the order is part of the graph.
+
+See loaders/vpcflow_graph.py for the graph shape and how direction is inferred.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import operator
+from functools import lru_cache
+from itertools import compress, repeat
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from graph.model import ACCOUNT, BELONGS_TO, ENI, HAS_INTERFACE, INSTANCE, Scalar, VertexRef
+from loaders.vpcflow_columns import Bools, Groups, codes, segments
+from loaders.vpcflow_fields import I64, INFERRED, INGRESS, KEY_FIELDS, VOCABS, Value
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from graph.batch import DeltaBuffer
+    from loaders.cloudtrail_graph import CloudTrailDeltas
+
+(_ENI, _SRC, _DST, _SPORT, _DPORT, _PROTO, _ACTION, _ACCOUNT, _INSTANCE, _VPC, _SUBNET, _REGION,
+ _DIRECTION) = range(len(KEY_FIELDS))  # fmt: skip
+_PORTS, _PROTOCOLS, _ACTIONS = (VOCABS[f].values for f in ("srcport", "protocol", "action"))
+# qualifier text by (protocol, local port, remote port, ingress, action) code: fixed ids
+_QUALIFIERS: dict[int, str] = {}
+_QUALIFIER_LIMIT = 250_000
+# the texts of each part of a qualifier, by id (all fixed), for arrow to join
+_PARTS = tuple(
+    pa.array(texts, pa.string())
+    for texts in (_PROTOCOLS, _PORTS, _PORTS, ["egress", "ingress"], _ACTIONS)
+)
+
+
+def stage(
+    g: Groups, deltas: CloudTrailDeltas, account_hint: str | None, region_hint: str | None
+) -> tuple[str | None, str | None]:
+    """Merge a file's groups into `deltas` (flows, and interfaces into `deltas.direct`);
+    returns the account and region of the first record (else the hints)."""
+    order = np.argsort(g.seq, kind="stable")
+    ids, hour, n = g.ids[order], g.hour[order], g.n[order]
+    first, last = g.first[order], g.last[order]
+    ingress = _ingress(ids, n)
+    remote = np.where(ingress, ids[:, _SRC], ids[:, _DST])
+    sport, dport = ids[:, _SPORT], ids[:, _DPORT]
+    local_port, remote_port = np.where(ingress, dport, sport), np.where(ingress, sport, dport)
+    qualifier = _qualifier_codes(ids[:, _PROTO], local_port, remote_port, ingress, ids[:, _ACTION])
+    # one entry per flow key of the file (entries differing only in account, VPC, ... or raw
+    # spelling fold together), in first-seen order: each is then merged into the batch once
+    flow = (ids[:, _ENI], ids[:, _INSTANCE], hour, remote, qualifier)
+    runs, starts = segments(codes(list(flow)))
+    heads = runs[starts]
+    seen = np.argsort(heads, kind="stable")
+    heads = heads[seen]
+    packets, nbytes = g.packets[order], g.nbytes[order]
+    if packets.dtype != object and max(_float_sum(packets), _float_sum(nbytes)) >= 2.0**62:
+        packets, nbytes = packets.astype(object), nbytes.astype(object)  # sums past int64
+    zero = np.zeros_like(nbytes)
+    # the rows as CloudTrailDeltas.flows keeps them: [bytes in, bytes out, packets in,
+    # packets out, records, first, last], made into lists by one tolist()
+    table = np.empty((len(heads), 7), dtype=nbytes.dtype)
+    for column, (values, reduce) in enumerate(
+        (
+            (np.where(ingress, nbytes, zero), np.add),
+            (np.where(ingress, zero, nbytes), np.add),
+            (np.where(ingress, packets, zero), np.add),
+            (np.where(ingress, zero, packets), np.add),
+            (n, np.add),
+            (first, np.minimum),
+            (last, np.maximum),
+        )
+    ):
+        table[:, column] = reduce.reduceat(values[runs], starts)[seen]
+    rows: list[list[int]] = table.tolist()
+    keys = list(
+        zip(
+            _values("interface-id", flow[0][heads]),
+            _values("instance-id", flow[1][heads]),
+            hour[heads].tolist(),
+            _values("srcaddr", remote[heads]),
+            _qualifiers(qualifier[heads]),
+            strict=True,
+        )
+    )
+    _merge(deltas.flows, keys, rows)
+    return _stage_interfaces(deltas.direct, ids, hour, n, first, last, account_hint, region_hint)
+
+
+def _merge(
+    flows: dict[tuple[Any, ...], list[int]],
+    keys: list[tuple[Any, ...]],
+    rows: list[list[int]],
+) -> None:
+    """flows[key] += row for distinct keys: new keys are inserted by C loops (dict.update),
+    only the existing ones are merged one by one."""
+    found = list(map(flows.get, keys))
+    new = list(map(operator.not_, found))
+    flows.update(zip(compress(keys, new), compress(rows, new), strict=True))
+    old = list(map(bool, found))
+    accs = cast("Iterator[list[int]]", compress(found, old))  # the found entries are lists
+    # plain additions: most merges are of small ints (and ints of any size stay exact)
+    for acc, (a, b, c, d, e, f, g) in zip(accs, compress(rows, old), strict=True):
+        acc[0] += a
+        acc[1] += b
+        acc[2] += c
+        acc[3] += d
+        acc[4] += e
+        if f < acc[5]:
+            acc[5] = f
+        if g > acc[6]:
+            acc[6] = g
+
+
+def _float_sum(values: I64) -> float:
+    return float(np.sum(values, dtype=np.float64))
+
+
+def _values(field: str, ids: I64) -> list[Value]:
+    return list(map(VOCABS[field].values.__getitem__, ids.tolist()))
+
+
+def _ingress(ids: I64, n: I64) -> Bools:
+    """Whether each entry is traffic into its interface: `flow-direction` when the record has
+    it, else the interface's address is the endpoint seen in more of the interface's records
+    (of this file), ties going to the private address, then to the destination."""
+    direction = ids[:, _DIRECTION]
+    inferred = direction == INFERRED
+    if not inferred.any():
+        ingress: Bools = direction == INGRESS
+        return ingress
+    eni, src, dst = ids[:, _ENI], ids[:, _SRC], ids[:, _DST]
+    width = len(VOCABS["srcaddr"].values)
+    with_src, with_dst = eni * width + src, eni * width + dst
+    pairs = np.concatenate((with_src[inferred], with_dst[inferred]))
+    known, which = np.unique(pairs, return_inverse=True)
+    weight = n[inferred]
+    seen = np.bincount(which, weights=np.concatenate((weight, weight))).astype(np.int64)
+    in_src = seen[np.searchsorted(known, with_src).clip(max=len(known) - 1)]
+    in_dst = seen[np.searchsorted(known, with_dst).clip(max=len(known) - 1)]
+    dst_local = in_dst > in_src
+    tie = inferred & (in_src == in_dst)
+    if tie.any():
+        addresses = VOCABS["srcaddr"].values
+        rows = np.flatnonzero(tie)
+        src_private = np.array([_private(addresses[i]) for i in src[rows].tolist()], dtype=bool)
+        dst_private = np.array([_private(addresses[i]) for i in dst[rows].tolist()], dtype=bool)
+        dst_local[rows] = dst_private | ~src_private
+    ingress = np.where(inferred, dst_local, direction == INGRESS)
+    return ingress
+
+
+# VPC address space: RFC 1918, shared (CGNAT) and IPv6 unique local. (Not ipaddress's
+# is_private: it also counts documentation ranges, which are remote peers in test data.)
+_VPC_SPACE = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                      "100.64.0.0/10", "fc00::/7")
+)  # fmt: skip
+
+
+@lru_cache(maxsize=65536)
+def _private(address: str | None) -> bool:
+    addr = ipaddress.ip_address(address or "")
+    return any(addr.version == net.version and addr in net for net in _VPC_SPACE)
+
+
+def _qualifier_codes(proto: I64, local: I64, remote: I64, ingress: Bools, action: I64) -> I64:
+    """One number per (protocol, local port, remote port, direction, action): all fixed ids."""
+    code: I64 = (((proto * 65537 + local) * 65537 + remote) * 2 + ingress) * 3 + action
+    return code
+
+
+def _qualifiers(codes: I64) -> list[str]:
+    """`<protocol>/<local port>/<remote port>/<direction>/<action>` of qualifier codes."""
+    texts = _QUALIFIERS
+    found = list(map(texts.get, codes.tolist()))
+    if None in found:
+        if len(texts) > _QUALIFIER_LIMIT:
+            texts.clear()
+        missing = np.flatnonzero(list(map(operator.is_, found, repeat(None))))
+        code = codes[missing]
+        code, action = np.divmod(code, 3)
+        code, ingress = np.divmod(code, 2)
+        code, remote = np.divmod(code, 65537)
+        proto, local = np.divmod(code, 65537)
+        # new qualifiers are many (fresh ephemeral ports): joined by arrow, not one by one
+        parts = zip(_PARTS, (proto, local, remote, ingress, action), strict=True)
+        joined = pc.binary_join_element_wise(*(t.take(i) for t, i in parts), "/")
+        made = joined.to_numpy(zero_copy_only=False).tolist()
+        texts.update(zip(codes[missing].tolist(), made, strict=True))
+        every = np.array(found, dtype=object)
+        every[missing] = made
+        found = every.tolist()
+    return found  # type: ignore[return-value]  # every None was filled
+
+
+def _stage_interfaces(
+    d: DeltaBuffer,
+    ids: I64,
+    hour: I64,
+    n: I64,
+    first: I64,
+    last: I64,
+    account_hint: str | None,
+    region_hint: str | None,
+) -> tuple[str | None, str | None]:
+    """The interfaces, their instances and accounts, once per (interface context, hour), in
+    first-seen order (entries are in it already)."""
+    accounts, regions = VOCABS["account-id"], VOCABS["region"]
+    account = ids[:, _ACCOUNT]
+    account = np.where(account == accounts.id(None), accounts.id(account_hint), account)
+    region = ids[:, _REGION]
+    region = np.where(region == regions.id(None), regions.id(region_hint), region)
+    columns = [ids[:, _ENI], ids[:, _INSTANCE], account, ids[:, _VPC], ids[:, _SUBNET], region]
+    order, starts = segments(codes([*columns, hour]))
+    heads = order[starts]  # each group's first entry, the least position of the group
+    totals = np.add.reduceat(n[order], starts)
+    firsts = np.minimum.reduceat(first[order], starts)
+    lasts = np.maximum.reduceat(last[order], starts)
+    seen = np.argsort(heads, kind="stable")
+    values = [
+        _values(field, col[heads[seen]])
+        for field, col in zip(
+            ("interface-id", "instance-id", "account-id", "vpc-id", "subnet-id", "region"),
+            columns,
+            strict=True,
+        )
+    ]
+    rows = zip(
+        *values, totals[seen].tolist(), firsts[seen].tolist(), lasts[seen].tolist(), strict=True
+    )
+    result: tuple[str | None, str | None] | None = None
+    for eni, instance, acct, vpc, subnet, reg, count, start, end in rows:
+        _stage_interface(d, eni, instance, acct, vpc, subnet, reg, count, start, end)
+        if result is None:
+            result = acct, reg
+    return result or (account_hint, region_hint)
+
+
+def _stage_interface(
+    d: DeltaBuffer,
+    eni: str | None,
+    instance: str | None,
+    account: str | None,
+    vpc: str | None,
+    subnet: str | None,
+    region: str | None,
+    n: int,
+    first: int,
+    last: int,
+) -> None:
+    """The interface, its instance and account, once per (interface context, hour)."""
+    nic = VertexRef(ENI, eni or "")
+    props: dict[str, Scalar] = {
+        "account": account,
+        "vpc_id": vpc,
+        "subnet_id": subnet,
+        "region": region,
+    }
+    d.vertex(nic, first, last, props)
+    acct = VertexRef(ACCOUNT, account) if account else None
+    if acct is not None:
+        d.edge(BELONGS_TO, nic, acct, first, (n,), last=last)
+    if instance is None:
+        return
+    inst = VertexRef(INSTANCE, instance)
+    arn = f"arn:aws:ec2:{region}:{account}:instance/{instance}" if region and account else None
+    d.vertex(inst, first, last, {**props, "arn": arn})
+    d.edge(HAS_INTERFACE, inst, nic, first, (n,), last=last)
+    if acct is not None:
+        d.edge(BELONGS_TO, inst, acct, first, (n,), last=last)
