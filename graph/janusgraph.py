@@ -53,6 +53,12 @@ _SHUTTING_DOWN = (
     "has been closed",
     "has been shut down",
     "is shutting down",
+    # a NullPointerException in JanusGraph's schema cache is the same closing graph, seen from
+    # another thread
+    "Cannot invoke",
+    # elements of a transaction invalidated under it while the server restarts (seen on CQL);
+    # the write rolls back, and retrying it in a fresh transaction is safe: the ledger decides
+    "was removed",
 )
 
 
