@@ -3,18 +3,20 @@
     python -m bench.graphql_profile [--events N] [--accounts A] [--days D]
                                     [--small-events N] [--small-accounts A] [--requests R]
 
-Builds (or reuses, cached under bench/out/) two embedded stores from `bench.workload` CloudTrail
-workloads with the same event density per account: a large one (default 10,000,000 events from
-1,000 accounts) and a small one (default 100,000 events from 10 accounts; the same seed, so its
-accounts are the large graph's first ten). Each store is loaded with `gumshoe load` and served by
-`gumshoe serve --no-auth` in its own process (the start-up retention job is switched off: it is
-not part of a profile). Then, with one keep-alive httpx client, sequential requests of the full
-profile query (every panel: API call volume with all drill-downs, new behaviors, resource
-interaction, involved findings and finding groups) for:
+Builds (or reuses, cached under bench/out/work/) two embedded stores from `bench.workload`
+CloudTrail workloads with the same event density per account: a large one (default 10,000,000
+events from 1,000 accounts) and a small one (default 100,000 events from 10 accounts; the same
+seed, so its accounts are the large graph's first ten). Each store is loaded with `gumshoe load`
+(once loaded, the workload's AWSLogs may be deleted) and served by `gumshoe serve --no-auth` in
+its own process (the start-up retention job switched off: it is not part of a profile). Then,
+with a keep-alive httpx client per server, one request at a time, the full profile query (every
+panel: API call volume with all drill-downs, new behaviors, resource interaction, involved
+findings and finding groups) for:
 
-- the busiest role of the first account (present in both graphs), 24-hour and 45-day scopes
-  ending at the workload's last hour: p50 and p99, and the p50 ratio large / small (target 1.5);
-- the busiest principal of the whole large graph (the worst case) with the same scopes.
+- the busiest role of the first account, in both graphs, requests alternating between them so
+  that the machine's other work weighs on both alike: 24-hour and 45-day scopes ending at the
+  workload's last hour, p50 and p99, and the p50 ratio large / small (target <= 1.5);
+- the busiest role and the busiest account of the whole large graph, same scopes.
 
 Targets: p99 <= 50 ms (24 hours) and <= 250 ms (45 days) on the large graph. Prints a table and
 writes bench/out/graphql_profile.json. Other processes on the machine skew the numbers: the load
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -188,73 +190,67 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def measure(
-    client: httpx.Client, variables: dict[str, Any], requests: int, warmup: int
-) -> dict[str, Any]:
-    body = {"query": PROFILE, "variables": variables}
-    times: list[float] = []
-    size = 0
+Arm = tuple[httpx.Client, dict[str, Any]]
+
+
+def measure(arms: Sequence[Arm], requests: int, warmup: int) -> list[dict[str, Any]]:
+    """Latency of the profile query for each (client, variables) arm. Arms take turns request
+    by request, so that what else the machine does weighs on all of them alike."""
+    times: list[list[float]] = [[] for _ in arms]
+    last: list[httpx.Response] = []
     for i in range(warmup + requests):
-        began = time.perf_counter()
-        r = client.post("/graphql", json=body)
-        elapsed = time.perf_counter() - began
-        data = r.json()
-        if r.status_code != 200 or data.get("errors") or not data["data"]["entity"]:
-            raise SystemExit(f"profile query failed: {r.status_code} {r.text[:2000]}")
-        if i >= warmup:
-            times.append(elapsed * 1000)
-            size = len(r.content)
-    v = data["data"]["entity"]
-    q = statistics.quantiles(times, n=100, method="inclusive")
-    return {
-        "p50_ms": statistics.median(times),
-        "p99_ms": q[98],
-        "max_ms": max(times),
-        "requests": requests,
-        "response_bytes": size,
-        "rows": {
-            "buckets": len(v["apiCallVolume"]["buckets"]),
-            "by_method": len(v["apiCallVolume"]["byMethod"]),
-            "by_source_ip": len(v["apiCallVolume"]["bySourceIp"]),
-            "by_caller": len(v["apiCallVolume"]["byCaller"]),
-            "api_calls": len(v["newBehaviors"]["apiCalls"]),
-            "sessions": len(v["resourceInteraction"]["sessions"]),
-            "calls": v["apiCallVolume"]["totalSuccess"] + v["apiCallVolume"]["totalFailed"],
-        },
-    }
-
-
-def run_graph(
-    root: Path,
-    db: Path,
-    manifest: dict[str, Any],
-    targets: list[tuple[str, str, str | None]],
-    args: Any,
-) -> dict[str, Any]:
-    end = int(manifest["end"])
-    scopes = {"24h": (end - DAY, end), "45d": (end - 45 * DAY, end)}
-    out: dict[str, Any] = {}
-    with server(db) as base, httpx.Client(base_url=base, timeout=120) as client:
-        graph = client.post("/graphql", json={"query": "{ graphs { arn } }"}).json()
-        arn = graph["data"]["graphs"][0]["arn"]
-        for name, label, account in targets:
-            key, events = _busiest(root, label, account)
-            kind = "AWS_ROLE" if label == "AwsRole" else "AWS_ACCOUNT"
-            for scope_name, (start, stop) in scopes.items():
-                variables = {
-                    "g": arn, "type": kind, "id": key,
-                    "scope": {"start": _iso(start), "end": _iso(stop)},
-                }  # fmt: skip
-                m = measure(client, variables, args.requests, args.warmup)
-                m |= {"principal": key, "type": kind, "workload_events": events}
-                out[f"{name}/{scope_name}"] = m
-                print(
-                    f"  {name:<26} {scope_name:>4}  p50 {m['p50_ms']:7.1f} ms  "
-                    f"p99 {m['p99_ms']:7.1f} ms  ({kind} {key}, {m['rows']['calls']:,} calls "
-                    f"in scope, {m['response_bytes'] / 1e3:,.0f} kB)",
-                    flush=True,
-                )
+        last = []
+        for arm, (client, variables) in enumerate(arms):
+            began = time.perf_counter()
+            r = client.post("/graphql", json={"query": PROFILE, "variables": variables})
+            elapsed = time.perf_counter() - began
+            data = r.json()
+            if r.status_code != 200 or data.get("errors") or not data["data"]["entity"]:
+                raise SystemExit(f"profile query failed: {r.status_code} {r.text[:2000]}")
+            if i >= warmup:
+                times[arm].append(elapsed * 1000)
+            last.append(r)
+    out = []
+    for arm_times, r in zip(times, last, strict=True):
+        v = r.json()["data"]["entity"]
+        q = statistics.quantiles(arm_times, n=100, method="inclusive")
+        volume = v["apiCallVolume"]
+        out.append(
+            {
+                "p50_ms": statistics.median(arm_times),
+                "p99_ms": q[98],
+                "max_ms": max(arm_times),
+                "requests": requests,
+                "response_bytes": len(r.content),
+                "rows": {
+                    "buckets": len(volume["buckets"]),
+                    "by_method": len(volume["byMethod"]),
+                    "by_source_ip": len(volume["bySourceIp"]),
+                    "by_caller": len(volume["byCaller"]),
+                    "api_calls": len(v["newBehaviors"]["apiCalls"]),
+                    "sessions": len(v["resourceInteraction"]["sessions"]),
+                    "calls": volume["totalSuccess"] + volume["totalFailed"],
+                },
+            }
+        )
     return out
+
+
+def _show(graph: str, name: str, scope: str, m: dict[str, Any]) -> None:
+    print(
+        f"  {graph:<5} {name:<26} {scope:>4}  p50 {m['p50_ms']:7.1f} ms  p99 {m['p99_ms']:7.1f} ms"
+        f"  ({m['type']} {m['principal']}, {m['rows']['calls']:,} calls in scope,"
+        f" {m['response_bytes'] / 1e3:,.0f} kB)",
+        flush=True,
+    )
+
+
+def _variables(client: httpx.Client, kind: str, key: str, start: int, end: int) -> dict[str, Any]:
+    graph = client.post("/graphql", json={"query": "{ graphs { arn } }"}).json()
+    return {
+        "g": graph["data"]["graphs"][0]["arn"], "type": kind, "id": key,
+        "scope": {"start": _iso(start), "end": _iso(end)},
+    }  # fmt: skip
 
 
 def _first_account(root: Path) -> str:
@@ -275,8 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT / "graphql_profile.json"))
     args = ap.parse_args(argv)
     workdir = Path(args.workdir).resolve()
-    load_before = os.getloadavg()
     graphs: dict[str, Any] = {}
+    built: dict[str, tuple[Path, Path, dict[str, Any]]] = {}
     for size, events, accounts in (
         ("small", args.small_events, args.small_accounts),
         ("large", args.events, args.accounts),
@@ -284,14 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = workload(workdir, events, accounts, args.days, args.seed)
         manifest = json.loads((root / ".workload.json").read_text())
         db, load_s = store(root)
-        first = _first_account(root)
-        targets: list[tuple[str, str, str | None]] = [
-            ("busiest role, 1st account", "AwsRole", first)
-        ]
-        if size == "large":
-            targets += [("busiest role, whole graph", "AwsRole", None),
-                        ("busiest account", "AwsAccount", None)]  # fmt: skip
-        print(f"{size}: {manifest['events']:,} events, {accounts:,} accounts", flush=True)
+        built[size] = (root, db, manifest)
         graphs[size] = {
             "events": manifest["events"],
             "accounts": accounts,
@@ -299,8 +288,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             "store": str(db),
             "store_bytes": db.stat().st_size,
             "load_seconds": load_s,
-            "cases": run_graph(root, db, manifest, targets, args),
+            "cases": {},
         }
+        print(f"{size}: {manifest['events']:,} events, {accounts:,} accounts", flush=True)
+    load_before = os.getloadavg()
+    root, _, manifest = built["large"]
+    end = int(manifest["end"])
+    scopes = {"24h": (end - DAY, end), "45d": (end - 45 * DAY, end)}
+    with ExitStack() as stack:
+        clients = {
+            size: stack.enter_context(
+                httpx.Client(base_url=stack.enter_context(server(db)), timeout=120)
+            )
+            for size, (_, db, _) in built.items()
+        }
+        # the same role in both graphs (the small graph's accounts are the large one's first),
+        # its requests alternating between them
+        name = "busiest role, 1st account"
+        key, events = _busiest(root, "AwsRole", _first_account(root))
+        for scope, (start, stop) in scopes.items():
+            arms = [(clients[g], _variables(clients[g], "AWS_ROLE", key, start, stop))
+                    for g in ("small", "large")]  # fmt: skip
+            results = measure(arms, args.requests, args.warmup)
+            for g, m in zip(("small", "large"), results, strict=True):
+                m |= {"principal": key, "type": "AWS_ROLE", "workload_events": events}
+                graphs[g]["cases"][f"{name}/{scope}"] = m
+                _show(g, name, scope, m)
+        for name, label in (("busiest role, whole graph", "AwsRole"),
+                            ("busiest account", "AwsAccount")):  # fmt: skip
+            key, events = _busiest(root, label, None)
+            kind = "AWS_ROLE" if label == "AwsRole" else "AWS_ACCOUNT"
+            for scope, (start, stop) in scopes.items():
+                arm = (clients["large"], _variables(clients["large"], kind, key, start, stop))
+                (m,) = measure([arm], args.requests, args.warmup)
+                m |= {"principal": key, "type": kind, "workload_events": events}
+                graphs["large"]["cases"][f"{name}/{scope}"] = m
+                _show("large", name, scope, m)
     small = graphs["small"]["cases"]
     large = graphs["large"]["cases"]
     ratios = {
