@@ -9,8 +9,12 @@
 Membership decides the rest (`Router`): a record goes to each target graph that takes every
 account, or whose administrator or ENABLED member (with DETECTIVE_CORE started) owns the
 record's account. Records no target graph takes are skipped and counted per account.
-`RoutedStaging` applies it per CloudTrail record while a file is staged; VPC flow and GuardDuty
-files are routed whole, by their first record's account (their staging has no per-record hook).
+`RoutedStaging` applies it per record while a file is staged: per CloudTrail event in `add_all`;
+a VPC flow file's aggregates are split by account (their `account-id`, else the file's
+`AWSLogs/<account>/` path) and staged once per set of target graphs (loaders/vpcflow_graph.py);
+each GuardDuty finding goes by its AccountId (loaders/guardduty_graph.py); an object too large
+to read whole is staged into a routed staging of its own (`apart`), merged once it read to its
+end. A load into one graph taking every account has no RoutedStaging and no per-record work.
 """
 
 from __future__ import annotations
@@ -78,10 +82,11 @@ class Router:
 
 
 class RoutedStaging(CloudTrailDeltas):
-    """Staging that sends each CloudTrail event to the part of the batch for its target graphs.
+    """Staging that sends each record to the part of the batch for its target graphs.
 
-    Whatever else a file stages (VPC flows, findings, a large object staged apart) lands in this
-    object's own tables, which the pipeline routes whole after the file is read."""
+    CloudTrail events are routed by `add_all`; flow and finding stagers ask `targets_of` and
+    `part` themselves and report what they routed with `counted`. Whatever still lands in this
+    object's own tables is routed whole by the pipeline after the file is read (`route_rest`)."""
 
     def __init__(
         self, principals: Principals, router: Router, parts: dict[frozenset[str], CloudTrailDeltas]
@@ -90,14 +95,43 @@ class RoutedStaging(CloudTrailDeltas):
         self.router = router
         self.parts = parts
         self.exclude: frozenset[str] = NOWHERE  # graphs whose ledger already holds the file
-        self.per_account: dict[str | None, int] = {}  # the current file's events, by account
-        self.dropped: dict[str | None, int] = {}  # ... of them, those no graph takes
+        self.per_account: dict[str | None, int] = {}  # the current file's records, by account
+        # ... of them, those no graph takes (not those only graphs holding the file take)
+        self.dropped: dict[str | None, int] = {}
 
     def part(self, targets: frozenset[str]) -> CloudTrailDeltas:
         found = self.parts.get(targets)
         if found is None:
             found = self.parts[targets] = CloudTrailDeltas(self.principals)
         return found
+
+    def targets_of(self, account: str | None) -> frozenset[str]:
+        """The graphs that take a record of `account` (empty: none takes it)."""
+        return self.router.targets(account) - self.exclude
+
+    def counted(self, account: str | None, n: int, targets: frozenset[str]) -> None:
+        """`n` records of `account` were staged for `targets` outside add_all (none: skipped)."""
+        self.per_account[account] = self.per_account.get(account, 0) + n
+        if not targets and not self.router.targets(account):
+            self.dropped[account] = self.dropped.get(account, 0) + n
+
+    def apart(self) -> RoutedStaging:
+        """An empty staging routed like this one, with parts of its own: for an object that may
+        still fail after staging some records (merged by `absorb` once it read to its end)."""
+        other = RoutedStaging(self.principals, self.router, {})
+        other.exclude = self.exclude
+        return other
+
+    def absorb(self, other: CloudTrailDeltas) -> None:
+        super().absorb(other)
+        if not isinstance(other, RoutedStaging):
+            return
+        for targets, part in other.parts.items():
+            self.part(targets).absorb(part)
+        other.parts.clear()
+        for mine, theirs in ((self.per_account, other.per_account), (self.dropped, other.dropped)):
+            for account, n in theirs.items():
+                mine[account] = mine.get(account, 0) + n
 
     def start_object(self, exclude: frozenset[str]) -> None:
         self.exclude = exclude
@@ -126,7 +160,8 @@ class RoutedStaging(CloudTrailDeltas):
                 self.per_account[account] = self.per_account.get(account, 0) + 1
                 targets = route(account) - self.exclude
                 if not targets:
-                    self.dropped[account] = self.dropped.get(account, 0) + 1
+                    if not route(account):  # else: in the graphs whose ledger has the file
+                        self.dropped[account] = self.dropped.get(account, 0) + 1
                     total.records += 1
                     total.skipped += 1
                     continue
@@ -142,7 +177,7 @@ class RoutedStaging(CloudTrailDeltas):
         """Move what was staged here (not per event) to the part of `account`'s targets;
         returns the targets (empty: discarded)."""
         targets = self.router.targets(account) - self.exclude
-        if targets:
+        if targets and (len(self) or self.events):
             self.part(targets).absorb(self)
         self.tuples = {}
         self.flows = {}

@@ -40,6 +40,7 @@ from graph.model import (
 from loaders.cloudtrail import RecordError, Skipped
 from loaders.cloudtrail_graph import _IpRefs
 from loaders.geo import default_index
+from loaders.graphs import RoutedStaging
 from loaders.guardduty import AccessKey, Finding, read_findings, remote_ips, sample_of
 from loaders.identity import resolve
 from loaders.timeparse import parse_time
@@ -77,6 +78,9 @@ def stage_finding_file(
             findings.append(item)
     # one vectorized geolocation lookup per file, as CloudTrail does per flush
     ips = _IpRefs(default_index(), {ip for _, f in findings for ip in remote_ips(f.service)})
+    if isinstance(deltas, RoutedStaging):
+        _stage_routed(res, deltas, findings, ips)
+        return
     for where, finding in findings:
         try:
             stage_finding(deltas.direct, finding, ips)
@@ -87,6 +91,30 @@ def stage_finding_file(
         if res.first_account is None:
             res.first_account, res.first_region = finding.accountId, finding.region
     deltas.events += res.loaded  # the pipeline's flush policy counts staged records
+
+
+def _stage_routed(
+    res: ObjectResult, staging: RoutedStaging, findings: list[tuple[str, Finding]], ips: _IpRefs
+) -> None:
+    """Membership routing: each finding into the part of the batch for the graphs that take its
+    AccountId; a finding no graph takes is checked all the same, then counted as skipped."""
+    for where, finding in findings:
+        account = finding.accountId or None
+        targets = staging.targets_of(account)
+        part = staging.part(targets) if targets else None
+        try:
+            stage_finding(part.direct if part is not None else DeltaBuffer(), finding, ips)
+        except ValueError as e:
+            res.errors.append(f"{where}: {e}")
+            continue
+        staging.counted(account, 1, targets)
+        if res.first_account is None:
+            res.first_account, res.first_region = finding.accountId, finding.region
+        if part is None:
+            res.skipped += 1
+            continue
+        part.events += 1  # the pipeline's flush policy counts staged records
+        res.loaded += 1
 
 
 def stage_finding(d: DeltaBuffer, f: Finding, ips: _IpRefs) -> None:

@@ -21,6 +21,7 @@ from graph.batch import LedgerStatus
 from loaders.cloudtrail import Cursor, FileError, read_events
 from loaders.cloudtrail_graph import CloudTrailDeltas
 from loaders.detect import CLOUDTRAIL, DIGEST, GUARDDUTY, SNIFF_BYTES, VPCFLOW, detect
+from loaders.graphs import RoutedStaging
 from loaders.sources import GZIP_MAGIC, ByteStream, HashingReader, SourceObject, decompressed
 
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -97,7 +98,10 @@ def read_object(
         _read_small(res, obj, into, opts, raw)
     else:
         # a large object can still fail after some events (a corrupt tail): stage it apart
-        staging = CloudTrailDeltas(into.principals)
+        # (routed per record like a small one when the load routes by membership)
+        staging = (
+            into.apart() if isinstance(into, RoutedStaging) else CloudTrailDeltas(into.principals)
+        )
         _read_streamed(res, obj, staging, opts, raw)
         if res.failure is None:
             into.absorb(staging)

@@ -27,6 +27,7 @@ from graph.membership import DETECTIVE_CORE, VolumeDelta, day_of
 from graph.store import GraphStore, LedgerConflict, StoreUnavailable
 from loaders import DEFAULT_BATCH_EVENTS
 from loaders.cloudtrail_graph import CloudTrailDeltas, Principals
+from loaders.collector import collect_young, collector_paused
 from loaders.geo import GeoIndex, default_index
 from loaders.graphs import NOWHERE, GraphTarget, RoutedStaging
 from loaders.objects import ObjectResult, read_object
@@ -99,6 +100,10 @@ class Loader:
         self.report = LoadReport(store=store.uri)
 
     def load(self, inputs: Sequence[str]) -> LoadReport:
+        with collector_paused():
+            return self._load(inputs)
+
+    def _load(self, inputs: Sequence[str]) -> LoadReport:
         started = time.perf_counter()
         for item in inputs:  # fail before writing anything, not after the first inputs
             if not item.startswith("s3://") and not Path(item).exists():
@@ -119,6 +124,7 @@ class Loader:
                     ):
                         self._flush(batch)
                         batch = self._new_batch()
+                        collect_young()
                 if self.progress:
                     self.progress(obj, self.report)
         self._flush(batch)
@@ -229,8 +235,9 @@ class Loader:
         result = read_object(obj, staging, self.options.source, self.options.flow_format)
         per_account = dict(staging.per_account)
         dropped = dict(staging.dropped)
-        if not per_account and result.loaded:
-            # staged whole (flows, findings, a large object): routed by its first account
+        if not per_account and result.loaded and result.failure is None:
+            # loaded records that no stager routed (every source routes per record, see
+            # loaders.graphs): the object goes whole to its first account's graphs
             per_account = {result.first_account: result.loaded}
             if not staging.route_rest(result.first_account):
                 dropped = dict(per_account)

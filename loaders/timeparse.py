@@ -2,7 +2,10 @@
 
 CloudTrail writes `2023-07-10T11:42:18Z`; exports and log pipelines add fractions, offsets,
 a space instead of `T`, or nanoseconds (`2026-01-11 22:54:56.000000000`). The fast path caches the
-epoch of each hour prefix, so a timestamp costs a dict lookup and two small int() calls.
+epoch of each minute prefix of CloudTrail's format (`MINUTE_CACHE`, keyed by `2023-07-10T11:42:`,
+stored only once the whole value has been validated) and maps the `18Z` tail through a fixed table,
+so a timestamp costs two slices and two dict lookups; event timestamps of a file share minutes far
+more often than seconds.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ import calendar
 import re
 
 _HOUR_CACHE: dict[str, int] = {}
-# Events of a busy account share their seconds: most timestamps are seen before.
+# other formats: timestamps of a busy account share their seconds
 SECOND_CACHE: dict[str, int] = {}
+MINUTE_CACHE: dict[str, int] = {}
+# the "SSZ" tail of CloudTrail's format -> seconds (60: a leap second, as _parse allows)
+SECOND_TAILS: dict[str, int] = {f"{s:02d}Z": s for s in range(61)}
+_FAST = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
     r"\s*(Z|z|UTC|[+-]\d{2}:?\d{2})?"
@@ -44,10 +51,19 @@ def parse_time(value: str) -> int:
 
     Raises ValueError naming the value when it is not a timestamp.
     """
+    try:
+        return MINUTE_CACHE[value[:17]] + SECOND_TAILS[value[17:]]
+    except KeyError:
+        pass
     cached = SECOND_CACHE.get(value)
     if cached is not None:
         return cached
     epoch = _parse(value)
+    if len(value) == 20 and value[17:] in SECOND_TAILS and _FAST.fullmatch(value):
+        if len(MINUTE_CACHE) >= 200_000:
+            MINUTE_CACHE.clear()
+        MINUTE_CACHE[value[:17]] = epoch - SECOND_TAILS[value[17:]]
+        return epoch
     if len(SECOND_CACHE) >= 200_000:
         SECOND_CACHE.clear()
     SECOND_CACHE[value] = epoch

@@ -52,6 +52,19 @@ class Groups:
     def __len__(self) -> int:
         return len(self.seq)
 
+    def take(self, rows: Bools) -> Groups:
+        """The entries where `rows` is true."""
+        return Groups(
+            self.ids[rows],
+            self.hour[rows],
+            self.packets[rows],
+            self.nbytes[rows],
+            self.n[rows],
+            self.first[rows],
+            self.last[rows],
+            self.seq[rows],
+        )
+
 
 @dataclass(slots=True)
 class Block:

@@ -20,6 +20,10 @@ Graph shape (see graph/model.py):
   get an instance's traffic as the FLOW edges of its interfaces (HAS_INTERFACE in the hour);
   the instance's own FLOW edges are the in-file subset of that, never to be added to it.
 
+Membership (loaders/graphs.py): when a load routes records to graphs by account, a file's
+aggregates are split by account (`account-id`, else the file's `AWSLogs/<account>/` path) just
+before staging, and each set of target graphs gets one `stage` call (`FileFlows.commit`).
+
 Direction (`ingress` = packets into the interface, counted as *_in): `flow-direction` (v5) when
 present. Otherwise the interface's own address decides: among a file's records of an interface
 the interface's address is in every record, a peer only in some, so the endpoint seen in more
@@ -39,10 +43,12 @@ import numpy as np
 
 from graph.model import ENI, FLOW, INSTANCE, IP, VertexRef
 from loaders.cloudtrail import RecordError
+from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
+    VOCABS,
     FlowKey,
     checkpoint,
     decode,
@@ -52,6 +58,8 @@ from loaders.vpcflow_fields import (
     problem,
 )
 from loaders.vpcflow_stage import stage
+
+_ACCOUNT, _REGION = KEY_FIELDS.index("account-id"), KEY_FIELDS.index("region")
 
 if TYPE_CHECKING:
     from graph.batch import DeltaBuffer
@@ -235,12 +243,59 @@ class FileFlows:
     def commit(self, deltas: CloudTrailDeltas, obj: SourceObject) -> tuple[str | None, str | None]:
         """Merge the file into `deltas` (only once it has parsed to its end); returns the first
         record's account and region."""
-        deltas.events += self.loaded
         account_hint, region_hint = obj.account_hint, region_of(obj.uri)
+        if isinstance(deltas, RoutedStaging):
+            return self._commit_routed(deltas, account_hint, region_hint)
+        deltas.events += self.loaded
         groups = self.groups()
         if groups is None:
             return account_hint, region_hint
         return stage(groups, deltas, account_hint, region_hint)
+
+    def _commit_routed(
+        self, staging: RoutedStaging, account_hint: str | None, region_hint: str | None
+    ) -> tuple[str | None, str | None]:
+        """Membership routing: the file's aggregates split by account (`account-id`, else the
+        file's `AWSLogs/<account>/` path), each set of target graphs staged once into its own
+        part of the batch; the records of accounts no graph takes move from loaded to skipped.
+
+        An interface belongs to one account, so every entry of an interface stays in one part
+        and direction inference (per interface, over the file) sees what it sees unrouted."""
+        groups = self.groups()
+        if groups is None:
+            return account_hint, region_hint
+        vocab = VOCABS["account-id"]
+        account = groups.ids[:, _ACCOUNT]
+        account = np.where(account == vocab.id(None), vocab.id(account_hint), account)
+        ids, which = np.unique(account, return_inverse=True)
+        which = which.reshape(-1)
+        records = np.bincount(which, weights=groups.n, minlength=len(ids)).astype(np.int64)
+        wanted: dict[frozenset[str], list[int]] = {}
+        dropped = 0
+        for k, (aid, n) in enumerate(zip(ids.tolist(), records.tolist(), strict=True)):
+            name = vocab.values[aid]
+            targets = staging.targets_of(name)
+            staging.counted(name, n, targets)
+            if targets:
+                wanted.setdefault(targets, []).append(k)
+            else:
+                dropped += n
+        self.loaded -= dropped
+        self.skipped += dropped
+        first: tuple[int, tuple[str | None, str | None]] | None = None
+        for targets, accounts in wanted.items():
+            subset = groups if len(ids) == 1 else groups.take(np.isin(which, accounts))
+            part = staging.part(targets)
+            part.events += int(subset.n.sum())
+            staged = stage(subset, part, account_hint, region_hint)
+            seq = int(subset.seq.min())
+            if first is None or seq < first[0]:
+                first = seq, staged
+        if first is not None:
+            return first[1]
+        head = int(np.argmin(groups.seq))  # nothing staged: the first record's account
+        region = VOCABS["region"].values[int(groups.ids[head, _REGION])]
+        return vocab.values[int(account[head])], region or region_hint
 
 
 def _fields(chunk: Chunk, split: Split, rows: list[int]) -> Iterable[tuple[int, list[bytes]]]:
@@ -322,9 +377,10 @@ def stage_flow_file(
             else:
                 flows.records += 1
                 flows.skipped += 1
+        res.first_account, res.first_region = flows.commit(deltas, obj)
+        # after commit: membership routing moves records of accounts no graph takes to skipped
         res.records, res.loaded, res.skipped = flows.records, flows.loaded, flows.skipped
         res.errors.extend(flows.errors)
-        res.first_account, res.first_region = flows.commit(deltas, obj)
     finally:
         if collecting:
             gc.enable()

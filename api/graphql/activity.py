@@ -1,8 +1,11 @@
 """The API activity panels as GraphQL types: overall API call volume and new behavior.
 
 Thin views over the service layer's results. Rows are built as plain values (no resolvers) so
-that long lists take the fast path of `execution.py`. Baseline values (`expected`, `lower`,
-`upper`, `increasedVolume`) are null until the baselines package provides them.
+that long lists take the fast path of `execution.py`. Baseline values come from the baselines
+package, read only when the response asks for one of them: the buckets' `expected`, `lower` and
+`upper` and the training notice through the `api_call_hourly` loader (one batched fit for a
+profile or a search page), the methods' scope bounds and `increasedVolume` through the
+`api_call_baseline` loader (baselines.volume.api_call_baseline, per principal).
 """
 
 # strawberry.field(...) called with arguments is typed as returning Any
@@ -14,10 +17,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from api.graphql.context import Info
-from api.graphql.types import EntityType, Long, Scope, entity_type_of
+from api.graphql.context import Info, selects
+from api.graphql.loaders import load
+from api.graphql.types import EntityType, Long, Scope, TrainingNotice, entity_type_of
+from api.graphql.types import training_notice as notice_of
 from api.services import activity, behaviors
+from api.services.scope import Scope as ScopeWindow
 from api.services.scope import to_datetime
+from baselines.volume import ApiCallBaseline, MethodBaseline
 from graph.model import VertexRef
 
 if TYPE_CHECKING:
@@ -30,14 +37,45 @@ def _time(ts: int) -> datetime | None:
     return to_datetime(ts) if ts else None
 
 
-@strawberry.type(description="One hour of API calls.")
+BUCKET_BASELINE = frozenset(
+    {"expected", "lower", "upper", "failedExpected", "failedLower", "failedUpper"}
+)
+METHOD_BASELINE = frozenset({"increasedVolume", "expected", "lower", "upper", "excess"})
+
+
+async def _baseline(
+    info: Info, graph_arn: str, ref: VertexRef, scope: ScopeWindow
+) -> ApiCallBaseline | None:
+    found = await load(info.context.loaders.api_call_baseline, graph_arn, ref, scope)
+    return found if isinstance(found, ApiCallBaseline) else None
+
+
+async def _hourly(
+    info: Info, graph_arn: str, ref: VertexRef, scope: ScopeWindow
+) -> activity.HourlyBaseline | None:
+    found = await load(info.context.loaders.api_call_hourly, graph_arn, ref, scope)
+    return found if isinstance(found, activity.HourlyBaseline) else None
+
+
+@strawberry.type(description="One hour of API calls, with the hour's baseline.")
 class ApiCallBucket:
     start: datetime
     success: Long
     failed: Long
-    expected: float | None = strawberry.field(default=None, description="Baseline (later).")
-    lower: float | None = strawberry.field(default=None, description="Baseline band (later).")
-    upper: float | None = strawberry.field(default=None, description="Baseline band (later).")
+    expected: float | None = strawberry.field(
+        default=None,
+        description="Expected calls (successful and failed) in this hour of the week, from the "
+        "45 days before the scope; null without any history.",
+    )
+    lower: float | None = strawberry.field(default=None, description="Lower bound of all calls.")
+    upper: float | None = strawberry.field(
+        default=None, description="Upper bound of all calls: more is unusual for this hour."
+    )
+    failed_expected: float | None = strawberry.field(
+        default=None, description="Expected failed calls."
+    )
+    failed_lower: float | None = strawberry.field(default=None)
+    failed_upper: float | None = strawberry.field(default=None)
 
 
 @strawberry.type(description="Calls counted in the scope; first/last observed over all time.")
@@ -102,6 +140,7 @@ class CallerCalls(CallCount):
 class ApiCallVolume:
     data: strawberry.Private[activity.ApiCallVolume]
     graph_arn: strawberry.Private[str]
+    ref: strawberry.Private[VertexRef]
 
     @strawberry.field
     def scope(self) -> Scope:
@@ -116,13 +155,28 @@ class ApiCallVolume:
         return Long(self.data.total.failed)
 
     @strawberry.field(description="Every hour of the scope, oldest first.")
-    def buckets(self) -> list[ApiCallBucket]:
-        return [
+    async def buckets(self, info: Info) -> list[ApiCallBucket]:
+        out = [
             ApiCallBucket(
                 start=to_datetime(b.start), success=Long(b.success), failed=Long(b.failed)
             )
             for b in self.data.buckets
         ]
+        if selects(info, BUCKET_BASELINE):
+            base = await _hourly(info, self.graph_arn, self.ref, self.data.scope)
+            for bucket, b in zip(out, base.buckets if base else (), strict=False):
+                bucket.expected, bucket.lower, bucket.upper = b.expected, b.lower, b.upper
+                bucket.failed_expected = b.failed_expected
+                bucket.failed_lower, bucket.failed_upper = b.failed_lower, b.failed_upper
+        return out
+
+    @strawberry.field(
+        description="Set when less than two weeks of history precede the scope: the baseline "
+        "values are then provisional."
+    )
+    async def training_notice(self, info: Info) -> TrainingNotice | None:
+        base = await _hourly(info, self.graph_arn, self.ref, self.data.scope)
+        return notice_of(base.training) if base else None
 
     @strawberry.field(description="By API method, most successful calls first.")
     def by_method(self) -> list[ApiMethodCalls]:
@@ -167,18 +221,45 @@ class Behavior(CallCount):
         default=False,
         description="Used in the scope and not in the 45 days before it (the baseline window).",
     )
+    new_for_account: bool | None = strawberry.field(
+        default=None,
+        description="For a newly observed item of an account's principal: whether the whole "
+        "account did not use it in the baseline window either (null otherwise).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.newly_observed = self.item.newly_observed
+        self.new_for_account = self.item.new_for_account
 
 
 @strawberry.type(description="An API method the principal called in the scope.")
 class ApiCallBehavior(Behavior):
     service: str
     method: str
-    increased_volume: bool | None = strawberry.field(default=None, description="Baseline (later).")
-    expected: float | None = strawberry.field(default=None, description="Baseline (later).")
+    increased_volume: bool | None = strawberry.field(
+        default=None,
+        description="The method's calls in the scope exceed the upper bound of its scope total "
+        "(false while in training; null when the baseline was not read).",
+    )
+    expected: float | None = strawberry.field(
+        default=None, description="Expected calls of the method over the whole scope."
+    )
+    lower: float | None = strawberry.field(default=None, description="Lower bound of the total.")
+    upper: float | None = strawberry.field(default=None, description="Upper bound of the total.")
+    excess: float | None = strawberry.field(
+        default=None, description="Calls above the upper bound (increased volume only)."
+    )
+
+
+def _with_baseline(
+    row: ApiCallBehavior, method: MethodBaseline | None, increased: dict[str, float]
+) -> ApiCallBehavior:
+    if method is not None:
+        row.expected, row.lower, row.upper = method.expected, method.lower, method.upper
+    row.increased_volume = row.item.key in increased
+    row.excess = increased.get(row.item.key)
+    return row
 
 
 @strawberry.type(description="A user agent the principal used in the scope.")
@@ -192,6 +273,11 @@ class GeolocationBehavior(Behavior):
     country: str
     city: str | None
     ip_addresses: list[str]
+    country_newly_observed: bool | None = strawberry.field(
+        default=None,
+        description="For a newly observed place: whether no address of its country was used "
+        "in the baseline window either (null for places seen before).",
+    )
 
 
 @strawberry.type(description="An autonomous system organization the principal's calls came from.")
@@ -209,17 +295,39 @@ def _only(items: list[behaviors.Behavior], only_new: bool) -> list[behaviors.Beh
 @strawberry.type(description="New behavior: each item marked newly observed or not.")
 class NewBehaviors:
     data: strawberry.Private[behaviors.NewBehaviors]
+    graph_arn: strawberry.Private[str]
+    ref: strawberry.Private[VertexRef]
 
     @strawberry.field
     def scope(self) -> Scope:
         return Scope(window=self.data.scope)
 
+    @strawberry.field(
+        description="Set when less than two weeks of history precede the scope: what is newly "
+        "observed is then provisional, and no increased volume is listed."
+    )
+    def training_notice(self) -> TrainingNotice | None:
+        return notice_of(self.data.training)
+
+    async def _volume(
+        self, info: Info
+    ) -> tuple[dict[str, MethodBaseline], dict[str, float], ApiCallBaseline | None]:
+        base = await _baseline(info, self.graph_arn, self.ref, self.data.scope)
+        if base is None:
+            return {}, {}, None
+        methods = {m.api: m for m in base.methods}
+        return methods, {v.api: v.excess for v in base.increased_volume}, base
+
     @strawberry.field(description="API methods called in the scope, new ones first.")
-    def api_calls(self, only_new: bool = False) -> list[ApiCallBehavior]:
+    async def api_calls(self, info: Info, only_new: bool = False) -> list[ApiCallBehavior]:
         out = []
         for b in _only(self.data.api_calls, only_new):
             service, method = activity.split_api(b.key)
             out.append(ApiCallBehavior(calls=b.calls, item=b, service=service, method=method))
+        if selects(info, METHOD_BASELINE):
+            methods, increased, base = await self._volume(info)
+            if base is not None:
+                out = [_with_baseline(r, methods.get(r.item.key), increased) for r in out]
         return out
 
     @strawberry.field(description="User agents used in the scope, new ones first.")
@@ -242,6 +350,7 @@ class NewBehaviors:
                     country=country,
                     city=city or None,
                     ip_addresses=sorted(b.addresses),
+                    country_newly_observed=b.country_new,
                 )
             )
         return out
@@ -263,6 +372,21 @@ class NewBehaviors:
             )
         return out
 
-    @strawberry.field(description="API calls with increased volume (null until baselines).")
-    def increased_volume(self) -> list[ApiCallBehavior] | None:
-        return None
+    @strawberry.field(
+        description="API methods whose calls in the scope exceed the upper bound of their "
+        "expected total (called in the baseline window, at least 5 calls), largest excess first; "
+        "empty while in training."
+    )
+    async def increased_volume(self, info: Info) -> list[ApiCallBehavior] | None:
+        methods, increased, base = await self._volume(info)
+        if base is None:
+            return None
+        listed = {b.key: b for b in self.data.api_calls}
+        out = []
+        for v in base.increased_volume:
+            item = listed.get(v.api) or behaviors.Behavior(v.api)
+            if v.api not in listed:
+                item.calls.add(v.observed, 0)
+            row = ApiCallBehavior(calls=item.calls, item=item, service=v.service, method=v.method)
+            out.append(_with_baseline(row, methods.get(v.api), increased))
+        return out

@@ -11,13 +11,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from api.auth import Caller
 from api.graphql.loaders import Loaders
 from api.services import graphs as graph_service
 from api.services.scope import Scope, scope_or_default
+from baselines.cache import BaselineCache
 from graph.store import GraphInfo, GraphStore
 
 
@@ -30,8 +33,14 @@ class Context:
     _graphs: asyncio.Future[list[GraphInfo]] | None = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, store: GraphStore, caller: Caller, clock: Callable[[], float]) -> Context:
-        return cls(store, caller, clock, Loaders(store))
+    def create(
+        cls,
+        store: GraphStore,
+        caller: Caller,
+        clock: Callable[[], float],
+        cache: BaselineCache | None = None,
+    ) -> Context:
+        return cls(store, caller, clock, Loaders(store, cache))
 
     async def graphs(self) -> list[GraphInfo]:
         """The graphs this caller administers (read once per request)."""
@@ -61,3 +70,18 @@ class ScopeInput:
 
 
 Info = strawberry.Info[Context, None]
+
+
+def selects(info: Info, names: frozenset[str]) -> bool:
+    """Whether the field being resolved selects any of `names` (GraphQL names) among its
+    sub-fields, at any depth, through fragments too: baselines are read only when asked for."""
+
+    def walk(selections: list[Any]) -> bool:
+        for s in selections:
+            if isinstance(s, SelectedField) and s.name in names:
+                return True
+            if walk(getattr(s, "selections", None) or []):
+                return True
+        return False
+
+    return any(walk(f.selections) for f in info.selected_fields)

@@ -1,4 +1,8 @@
-"""Overall VPC flow volume as GraphQL types: hourly bytes in and out, and activity rows."""
+"""Overall VPC flow volume as GraphQL types: hourly bytes in and out, and activity rows.
+
+Each hour carries its baseline (expected, lower and upper bytes in and out, from the baselines
+package through the `vpc_flow_baseline` loader), read only when the response asks for it.
+"""
 
 # strawberry.field(...) called with arguments is typed as returning Any
 # mypy: disable-error-code="untyped-decorator"
@@ -8,9 +12,20 @@ from datetime import datetime
 
 import strawberry
 
-from api.graphql.types import Long, Scope
+from api.graphql.context import Info, selects
+from api.graphql.loaders import load
+from api.graphql.types import Long, Scope, TrainingNotice, training_notice
 from api.services import flows
 from api.services.scope import to_datetime
+from baselines.volume import FlowBaseline
+from graph.model import VertexRef
+
+BUCKET_BASELINE = frozenset(
+    {
+        "expectedBytesIn", "lowerBytesIn", "upperBytesIn",
+        "expectedBytesOut", "lowerBytesOut", "upperBytesOut",
+    }
+)  # fmt: skip
 
 
 def _time(ts: int) -> datetime | None:
@@ -24,6 +39,20 @@ class VpcFlowBucket:
     bytes_out: Long
     packets_in: Long
     packets_out: Long
+    expected_bytes_in: float | None = strawberry.field(
+        default=None,
+        description="Expected bytes in for this hour of the week, from the 45 days before the "
+        "scope; null without any history.",
+    )
+    lower_bytes_in: float | None = None
+    upper_bytes_in: float | None = strawberry.field(
+        default=None, description="Upper bound of bytes in: more is unusual for this hour."
+    )
+    expected_bytes_out: float | None = strawberry.field(
+        default=None, description="Expected bytes out for this hour of the week."
+    )
+    lower_bytes_out: float | None = None
+    upper_bytes_out: float | None = None
 
 
 def _bucket(h: flows.FlowHour) -> VpcFlowBucket:
@@ -100,6 +129,14 @@ class VpcFlowRow:
 @strawberry.type(description="Overall VPC flow volume: hourly bytes in and out, and rows.")
 class VpcFlowVolume:
     data: strawberry.Private[flows.VpcFlowVolume]
+    graph_arn: strawberry.Private[str]
+    ref: strawberry.Private[VertexRef]
+
+    async def _baseline(self, info: Info) -> FlowBaseline | None:
+        found = await load(
+            info.context.loaders.vpc_flow_baseline, self.graph_arn, self.ref, self.data.scope
+        )
+        return found if isinstance(found, FlowBaseline) else None
 
     @strawberry.field
     def scope(self) -> Scope:
@@ -114,8 +151,23 @@ class VpcFlowVolume:
         return Long(self.data.totals.bytes_out)
 
     @strawberry.field(description="Every hour of the scope, oldest first.")
-    def buckets(self) -> list[VpcFlowBucket]:
-        return [_bucket(h) for h in self.data.buckets]
+    async def buckets(self, info: Info) -> list[VpcFlowBucket]:
+        out = [_bucket(h) for h in self.data.buckets]
+        if selects(info, BUCKET_BASELINE):
+            base = await self._baseline(info)
+            for bucket, b in zip(out, base.buckets if base else (), strict=False):
+                bucket.expected_bytes_in, bucket.expected_bytes_out = b.expected_in, b.expected_out
+                bucket.lower_bytes_in, bucket.lower_bytes_out = b.lower_in, b.lower_out
+                bucket.upper_bytes_in, bucket.upper_bytes_out = b.upper_in, b.upper_out
+        return out
+
+    @strawberry.field(
+        description="Set when less than two weeks of history precede the scope: the baseline "
+        "values are then provisional."
+    )
+    async def training_notice(self, info: Info) -> TrainingNotice | None:
+        base = await self._baseline(info)
+        return training_notice(base.training) if base else None
 
     @strawberry.field(description="Activity rows, most bytes first.")
     def rows(self) -> list[VpcFlowRow]:

@@ -5,13 +5,19 @@ them by (graph, options) and calls its service function once per group, in a wor
 store is blocking). A response therefore costs a number of store round trips that depends on the
 panels and entity types asked for, not on how many entities or rows it holds. Loaders are built
 per request (never shared): their cache must not outlive the request.
+
+Baselines are the exception: their results are immutable and cached per process in a
+`BaselineCache` (one per app, passed in), keyed by entity, scope and the entity's observed span.
+Their loaders read the store itself and only run when a response asks for a baseline value:
+hourly bounds cost a fixed number of store calls per batch (one entity or a search page), the
+per-method bounds and increased volume four per principal (baselines.volume).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
@@ -19,6 +25,7 @@ from strawberry.dataloader import DataLoader
 from api.services import activity, behaviors, entities, findings, flows, interactions
 from api.services.reads import CachedReads, GraphReads
 from api.services.scope import Scope
+from baselines.cache import BaselineCache
 from graph.model import VertexRef
 from graph.store import GraphStore, Vertex
 
@@ -44,10 +51,20 @@ def _loader(batch: Batch, default: Any) -> DataLoader[Key, Any]:
     return DataLoader(load_fn=load)
 
 
+class _MemoWithUri:
+    """A request's memoized reads as the baselines package reads a store."""
+
+    def __init__(self, reads: GraphReads, uri: str) -> None:
+        self.uri = uri
+        self.vertices = reads.vertices
+        self.neighbours = reads.neighbours
+        self.series = reads.series
+
+
 class Loaders:
     """The loaders of one request. Keys: (graph ARN, VertexRef, options tuple)."""
 
-    def __init__(self, backend: GraphStore) -> None:
+    def __init__(self, backend: GraphStore, cache: BaselineCache | None = None) -> None:
         # every read of the request goes through one cache: panels share what they both read
         store: GraphReads = CachedReads(backend)
         self.store = store
@@ -86,7 +103,23 @@ class Loaders:
         def plain(fn: Callable[..., dict[VertexRef, Any]]) -> Batch:
             return lambda graph, refs, _: fn(store=store, graph=graph, refs=refs)
 
+        # the baselines read through the request's memo too (panels asking for the hourly and
+        # the per-method baseline of one principal at once share its reads), with the store's
+        # URI, part of every BaselineCache key
+        memo = cast(GraphStore, _MemoWithUri(store, backend.uri))
+
+        def baselines(fn: Callable[..., dict[VertexRef, Any]]) -> Batch:
+            def batch(
+                graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+            ) -> dict[VertexRef, Any]:
+                return fn(store=memo, graph=graph, refs=refs, scope=o[0], cache=cache)
+
+            return batch
+
         self.vertex = _loader(vertices, None)
+        self.api_call_baseline = _loader(baselines(activity.api_call_baselines), None)
+        self.api_call_hourly = _loader(baselines(activity.api_call_hourly_baselines), None)
+        self.vpc_flow_baseline = _loader(baselines(flows.vpc_flow_baselines), None)
         self.api_call_volume = _loader(scoped(activity.api_call_volume), None)
         self.new_behaviors = _loader(scoped(behaviors.new_behaviors), None)
         self.resource_interaction = _loader(scoped(interactions.resource_interaction), None)

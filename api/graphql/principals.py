@@ -45,7 +45,7 @@ class ApiActivity(Entity):
             info.context.scope(scope),
         )
         prime(info.context.loaders.vertex, self.graph_arn, data.vertices)
-        return ApiCallVolume(data=data, graph_arn=self.graph_arn)
+        return ApiCallVolume(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)
 
 
 @strawberry.interface(description="A principal: an identity that calls AWS APIs.")
@@ -61,7 +61,7 @@ class Principal(ApiActivity):
             self.vertex.ref,
             info.context.scope(scope),
         )
-        return NewBehaviors(data=data)
+        return NewBehaviors(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)
 
     @strawberry.field(
         description="Resource interaction in the scope (default: the last 24 hours): role "

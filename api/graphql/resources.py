@@ -35,7 +35,7 @@ class FlowActivity(Entity):
             self.vertex.ref,
             info.context.scope(scope),
         )
-        return VpcFlowVolume(data=data)
+        return VpcFlowVolume(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)
 
 
 @registers(model.INSTANCE)

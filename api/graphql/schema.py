@@ -31,13 +31,14 @@ from api.graphql import findings, principals, resources
 from api.graphql.entities import ENTITY_TYPES, EksCluster, KubernetesPod, NetworkInterface
 from api.graphql.errors import ErrorCodes, log_errors, mask_errors
 from api.graphql.execution import FastExecutionContext
+from api.graphql.investigations import InvestigationMutation, InvestigationQuery
 from api.graphql.limits import limit_extensions
 from api.graphql.membership import MembershipMutation, MembershipQuery
 from api.graphql.queries import ProfileQuery
 from api.graphql.types import LONG_SCALAR, Long
 
-QUERY_TYPES: tuple[type, ...] = (ProfileQuery, MembershipQuery)
-MUTATION_TYPES: tuple[type, ...] = (MembershipMutation,)
+QUERY_TYPES: tuple[type, ...] = (ProfileQuery, MembershipQuery, InvestigationQuery)
+MUTATION_TYPES: tuple[type, ...] = (MembershipMutation, InvestigationMutation)
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 # every concrete entity type, so that interface members are in the schema

@@ -12,6 +12,7 @@ import strawberry
 
 from api.services.scope import Scope as ScopeWindow
 from api.services.scope import to_datetime
+from baselines.window import TrainingNotice as Notice
 from graph import model
 from graph.store import GraphInfo
 
@@ -103,3 +104,32 @@ class Caller:
     name: str | None = strawberry.field(description="The credentials file section, if any.")
     account_id: str | None
     unrestricted: bool = strawberry.field(description="True only under --no-auth.")
+
+
+@strawberry.type(
+    description="Less than two weeks of history precede the scope: expected values, increased "
+    "volume and newly observed behavior are provisional (Detective's 'panel in training')."
+)
+class TrainingNotice:
+    notice: strawberry.Private[Notice]
+
+    @strawberry.field(description="When the entity was first observed; null: never.")
+    def history_start(self) -> datetime | None:
+        first = self.notice.history_start
+        return to_datetime(first) if first is not None else None
+
+    @strawberry.field(description="Days of history in the baseline window before the scope.")
+    def history_days(self) -> float:
+        return round(self.notice.history_days, 3)
+
+    @strawberry.field(description="Days of history the baselines need (14).")
+    def required_days(self) -> int:
+        return self.notice.required_days
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.notice.message
+
+
+def training_notice(notice: Notice | None) -> TrainingNotice | None:
+    return TrainingNotice(notice=notice) if notice is not None else None

@@ -29,6 +29,7 @@ from api.auth import Authenticator, AuthError, Caller, Identity
 from api.auth import is_loopback as _is_loopback
 from api.graphql.context import Context
 from api.graphql.schema import schema
+from baselines.cache import BaselineCache
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "graphiql"
 IDE_PAGE = Path(__file__).resolve().parent / "graphiql.html"
@@ -48,6 +49,8 @@ class GraphQLView(GraphQL[Context, None]):
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__(schema, graphql_ide="graphiql", subscription_protocols=())
         self.clock = clock
+        # one per app: baseline results outlive requests (keyed by the entities' observed spans)
+        self.baseline_cache = BaselineCache()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         html = ide_html()
@@ -59,7 +62,7 @@ class GraphQLView(GraphQL[Context, None]):
         # strawberry builds a context for the GraphiQL page too, which runs nothing; fail closed
         # should anything unauthenticated ever get this far
         caller: Caller = request.scope.get(CALLER_KEY, NOBODY)
-        return Context.create(request.app.state.store, caller, self.clock)
+        return Context.create(request.app.state.store, caller, self.clock, self.baseline_cache)
 
     def encode_json(self, data: object) -> bytes:
         return msgspec.json.encode(data)

@@ -1,12 +1,27 @@
-"""REST handlers of Detective Investigations (thin: input → api.services.investigations)."""
+"""REST handlers of Detective Investigations (thin: input → api.services.investigations), and
+the download of an investigation's JSON report."""
 
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import Any
 
-from api.rest.protocol import Call, iso
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.auth import Authenticator, AuthError
+from api.rest.protocol import Call, error_response, iso, service_error
 from api.services import investigations
+from api.services.errors import ServiceError
 from api.services.investigations import Investigation
+from api.services.membership_errors import InvalidRequest
+from graph.store import GraphNotFound, StoreUnavailable
+
+log = logging.getLogger("gumshoe.rest")
+REPORT_PATH = "/investigations/report"  # not a Detective operation: GET, outside its model
 
 
 def _detail(inv: Investigation) -> dict[str, Any]:
@@ -109,3 +124,43 @@ HANDLERS = {
     "ListIndicators": list_indicators,
     "UpdateInvestigationState": update_investigation_state,
 }
+
+
+def report_route(auth: Authenticator) -> Route:
+    """`GET /investigations/report?GraphArn=...&InvestigationId=...`: an investigation's JSON
+    report as a download, for the graph's administrator, authenticated like every API call
+    (SigV4 for service `detective`, or a bearer token). Refusals have the REST API's shapes."""
+
+    async def report(request: Request) -> Response:
+        try:
+            caller = await auth.authenticate(request)
+        except AuthError as e:
+            return error_response(e.code, str(e), e.status)
+        graph = request.query_params.get("GraphArn", "")
+        inv_id = request.query_params.get("InvestigationId", "")
+        if not graph or not inv_id:
+            return service_error(InvalidRequest("GraphArn and InvestigationId are required"))
+        try:
+            body = await run_in_threadpool(
+                partial(
+                    investigations.investigation_report,
+                    store=request.app.state.store,
+                    caller=caller,
+                    graph=graph,
+                    investigation_id=inv_id,
+                )
+            )
+        except ServiceError as e:
+            return service_error(e)
+        except GraphNotFound as e:
+            return error_response("ResourceNotFoundException", str(e), 404)
+        except StoreUnavailable as e:
+            log.error("investigation report: store unavailable: %s", e)
+            return error_response("InternalServerException", "the store is unavailable", 500)
+        except Exception:
+            log.exception("investigation report failed")
+            return error_response("InternalServerException", "Internal server error", 500)
+        name = f"investigation-{inv_id}.json" if inv_id.isdigit() else "investigation.json"
+        return JSONResponse(body, headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    return Route(REPORT_PATH, report, methods=["GET"])

@@ -113,7 +113,8 @@ def rest_routes(
     clock: Callable[[], float] = time.time,
     settings: MembershipSettings | None = None,
 ) -> list[BaseRoute]:
-    """A route for each of the model's operations (all 29: a missing handler fails here)."""
+    """A route for each of the model's operations (all 29: a missing handler fails here), and
+    the download of investigation reports."""
     chosen = settings if settings is not None else MembershipSettings.from_env()
     limiter = RateLimiter(chosen.rate_limit)
     routes: list[BaseRoute] = []
@@ -121,4 +122,5 @@ def rest_routes(
         handler = HANDLERS[op.name]
         endpoint = _endpoint(op, handler, auth, chosen, limiter, clock)
         routes.append(Route(route_path(op), endpoint, methods=[op.http["method"]]))
+    routes.append(investigations.report_route(auth))
     return routes

@@ -2,32 +2,36 @@
 
 An item (API call, user agent, geolocation, autonomous system organization) is *newly observed*
 when the principal used it in the scope and not in the baseline window, the 45 days before the
-scope starts (Detective's definition).
+scope starts (Detective's definition). Which items are new is decided by the baselines package
+(`baselines.new_behaviors.new_behaviors`, per principal and per account: an account's activity
+is the rollup of its principals'), which checks every item against the baseline window, whatever
+its edges in the scope: CALLED edges are per source address, so an API called for months from
+one address has a brand-new edge the first time it is called from another, and it is not new.
+The same call says, for a principal of an account, whether each new item is new for the whole
+account, and carries the training notice (less than 14 days of history before the scope).
 
-Most items are settled by the edges the scope already returned: an edge first observed inside
-the baseline window proves its item was seen there. Only the rest are looked up in the baseline
-window, with at most one store call per item kind, restricted to those items where the graph
-allows it (API calls and user agents; a place is known only through the addresses located in
-it, so its lookup reads the addresses used in the baseline window). A user agent has one edge
-per principal, so one first observed inside the scope is new without a lookup; an API call has
-one edge per source IP and always needs the lookup.
-
-Places come from the addresses' own properties (country, city, ASN and organization, as the
-loader geolocated them). `first`/`last` observed are the edges', over all time. "Increased
-volume" needs the baseline model of the baselines package and is not computed here.
+This module lists everything used in the scope (the panels show usual items too), read in
+batches for all the principals of a request: API calls and user agents from the principal's
+edges, geolocations and ASOs from the addresses it used (their country, city, ASN and
+organization, as the loader geolocated them). `first`/`last` observed are the edges', over all
+time. Increased volume comes from the API call baseline (api.services.activity).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from api.services.activity import Calls, split_api
 from api.services.batching import neighbours, vertices
 from api.services.reads import GraphReads
 from api.services.scope import Scope
-from graph.model import AGENT, API, CALLED, PRINCIPALS, USED_AGENT, USED_IP, VertexRef
-from graph.store import Direction, Neighbour, Vertex
+from baselines import new_behaviors as found_new
+from baselines.config import DEFAULT_CONFIG, BaselineConfig
+from baselines.window import TrainingNotice
+from graph.model import CALLED, PRINCIPALS, USED_AGENT, USED_IP, VertexRef
+from graph.store import Direction, GraphStore, Neighbour, Vertex
 
 
 @dataclass(slots=True)
@@ -35,7 +39,8 @@ class Behavior:
     key: str  # the ApiOperation or UserAgent key, `<country>[/<city>]`, or `AS<number>`
     calls: Calls = field(default_factory=Calls)  # in the scope; first/last: all time
     newly_observed: bool = False
-    in_baseline: bool = False  # proven seen in the baseline window by one of its edges
+    new_for_account: bool | None = None  # new items of an account's principal only
+    country_new: bool | None = None  # new geolocations: no address of the country before
     addresses: set[str] = field(default_factory=set)  # for geolocations and ASOs
     organization: str | None = None  # for ASOs
 
@@ -47,68 +52,31 @@ class NewBehaviors:
     user_agents: list[Behavior]
     geolocations: list[Behavior]
     asos: list[Behavior]
+    training: TrainingNotice | None = None
 
 
 Items = dict[str, Behavior]
 
 
-def _add(items: Items, key: str, n: Neighbour, scope: Scope) -> Behavior:
+def _add(items: Items, key: str, n: Neighbour) -> Behavior:
     b = items.get(key)
     if b is None:
         b = items[key] = Behavior(key)
     b.calls.add(n.counts[0], n.counts[1], n.first, n.last)
-    if scope.baseline_start <= n.first < scope.start:
-        b.in_baseline = True
     return b
 
 
-def _fold(rows: list[Neighbour], scope: Scope) -> Items:
+def _fold(rows: list[Neighbour]) -> Items:
     """Edges (possibly several per item, e.g. per source IP) folded into one row per item."""
     out: Items = {}
     for n in rows:
-        _add(out, n.ref.key, n, scope)
+        _add(out, n.ref.key, n)
     return out
 
 
 def _ordered(items: Items) -> list[Behavior]:
     # new first, then by volume: the panels answer "what is new" before "what is usual"
     return sorted(items.values(), key=lambda b: (not b.newly_observed, -b.calls.total, b.key))
-
-
-def _settle(
-    store: GraphReads,
-    graph: str,
-    found: dict[VertexRef, Items],
-    edge_label: str,
-    other_label: str,
-    scope: Scope,
-    *,
-    one_edge_per_item: bool,
-) -> None:
-    """Set newly_observed on every item, asking the store only about unsettled ones."""
-    ask: dict[VertexRef, set[str]] = {}
-    for ref, items in found.items():
-        for b in items.values():
-            if b.in_baseline:
-                continue
-            if one_edge_per_item and b.calls.first >= scope.start:
-                b.newly_observed = True  # its only edge starts in the scope
-                continue
-            ask.setdefault(ref, set()).add(b.key)
-    wanted = sorted({VertexRef(other_label, k) for keys in ask.values() for k in keys})
-    before = neighbours(
-        store,
-        graph,
-        list(ask),
-        edge_label,
-        Direction.OUT,
-        span=(scope.baseline_start, scope.start),
-        others=wanted,
-    )
-    for ref, keys in ask.items():
-        seen = {n.ref.key for n in before.get(ref, [])}
-        for key in keys:
-            found[ref][key].newly_observed = key not in seen
 
 
 def _place_keys(ip: Vertex | None) -> tuple[str | None, str | None, str | None]:
@@ -125,28 +93,11 @@ def _place_keys(ip: Vertex | None) -> tuple[str | None, str | None, str | None]:
 def _places(
     store: GraphReads, graph: str, principals: list[VertexRef], scope: Scope
 ) -> dict[VertexRef, tuple[Items, Items]]:
-    """(geolocations, ASOs) of each principal, settled."""
+    """(geolocations, ASOs) of the addresses each principal used in the scope."""
     used = neighbours(
         store, graph, principals, USED_IP, Direction.OUT, span=(scope.start, scope.end)
     )
-    # an address first used in the baseline window settles its places; any other needs the
-    # addresses of the baseline window (read only for the principals that have one)
-    unsettled = [
-        ref
-        for ref, rows in used.items()
-        if any(not scope.baseline_start <= n.first < scope.start for n in rows)
-    ]
-    before = neighbours(
-        store,
-        graph,
-        unsettled,
-        USED_IP,
-        Direction.OUT,
-        span=(scope.baseline_start, scope.start),
-    )
-    props = vertices(
-        store, graph, (n.ref for found in (used, before) for rows in found.values() for n in rows)
-    )
+    props = vertices(store, graph, (n.ref for rows in used.values() for n in rows))
     out: dict[VertexRef, tuple[Items, Items]] = {}
     for ref, rows in used.items():
         geos: Items = {}
@@ -155,19 +106,38 @@ def _places(
             geo, aso, organization = _place_keys(props.get(n.ref))
             for items, key in ((geos, geo), (asos, aso)):
                 if key is not None:
-                    _add(items, key, n, scope).addresses.add(n.ref.key)
+                    _add(items, key, n).addresses.add(n.ref.key)
             if aso is not None:
                 asos[aso].organization = organization
         out[ref] = (geos, asos)
-    for ref, (geos, asos) in out.items():
-        seen = {k for n in before.get(ref, []) for k in _place_keys(props.get(n.ref))[:2] if k}
-        for b in (*geos.values(), *asos.values()):
-            b.newly_observed = not b.in_baseline and b.key not in seen
     return out
 
 
+def _mark(items: Items, new: tuple[found_new.NewBehavior, ...]) -> None:
+    """Mark the items the baselines package found new (adding any the listing missed, e.g. a
+    place known only through the graph's LOCATED_IN edges)."""
+    for nb in new:
+        b = items.get(nb.key)
+        if b is None:
+            b = items[nb.key] = Behavior(nb.key)
+            b.calls.add(nb.success, nb.failed, nb.first_observed, nb.last_observed)
+            b.addresses.update(nb.addresses)
+        b.newly_observed = True
+        b.new_for_account = nb.new_for_account
+        b.country_new = nb.country_new
+        if nb.first_observed and (not b.calls.first or nb.first_observed < b.calls.first):
+            b.calls.first = nb.first_observed
+        if nb.kind == found_new.AUTONOMOUS_SYSTEM and b.organization is None and nb.name != nb.key:
+            b.organization = nb.name
+
+
 def new_behaviors(
-    *, store: GraphReads, graph: str, refs: Sequence[VertexRef], scope: Scope
+    *,
+    store: GraphReads,
+    graph: str,
+    refs: Sequence[VertexRef],
+    scope: Scope,
+    config: BaselineConfig = DEFAULT_CONFIG,
 ) -> dict[VertexRef, NewBehaviors]:
     """The new-behavior panels of each principal (other labels are skipped)."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
@@ -175,30 +145,37 @@ def new_behaviors(
         return {}
     span = (scope.start, scope.end)
     apis = {
-        r: _fold(rows, scope)
+        r: _fold(rows)
         for r, rows in neighbours(
             store, graph, principals, CALLED, Direction.OUT, span=span
         ).items()
     }
     agents = {
-        r: _fold(rows, scope)
+        r: _fold(rows)
         for r, rows in neighbours(
             store, graph, principals, USED_AGENT, Direction.OUT, span=span
         ).items()
     }
-    _settle(store, graph, apis, CALLED, API, scope, one_edge_per_item=False)
-    _settle(store, graph, agents, USED_AGENT, AGENT, scope, one_edge_per_item=True)
     places = _places(store, graph, principals, scope)
-    return {
-        ref: NewBehaviors(
-            scope,
-            _ordered(apis.get(ref, {})),
-            _ordered(agents.get(ref, {})),
-            _ordered(places[ref][0]),
-            _ordered(places[ref][1]),
+    out = {}
+    for ref in principals:
+        # the baselines package reads only what the store contract's read half offers
+        new = found_new.new_behaviors(
+            store=cast(GraphStore, store),
+            graph=graph,
+            principal=ref,
+            start=scope.start,
+            end=scope.end,
+            config=config,
         )
-        for ref in principals
-    }
+        mine = (apis.get(ref, {}), agents.get(ref, {}), *places.get(ref, ({}, {})))
+        for items, found in zip(
+            mine, (new.api_calls, new.user_agents, new.geolocations, new.asos), strict=True
+        ):
+            _mark(items, found)
+        api_calls, user_agents, geolocations, asos = (_ordered(items) for items in mine)
+        out[ref] = NewBehaviors(scope, api_calls, user_agents, geolocations, asos, new.training)
+    return out
 
 
 __all__ = ["Behavior", "NewBehaviors", "new_behaviors", "split_api"]

@@ -9,6 +9,10 @@ In and out are from the profiled entity's side: bytes into an instance are bytes
 remote address, so on an IP address profile directions are turned around. Rows are one per
 (remote or local entity, protocol, local port, remote port, direction, action), with ports and
 direction as the interface sees them.
+
+Baselines (expected, lower and upper bytes in and out for every hour) come from the baselines
+package: `baselines.volume.vpc_flow_baseline` for an instance, and for an address the same fit
+over its FLOW edges from interfaces (turned around), both cached in a `BaselineCache`.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from api.services.batching import by_label, neighbours, series
 from api.services.reads import GraphReads
 from api.services.scope import Scope
-from graph.model import ENI, FLOW, HAS_INTERFACE, INSTANCE, IP, VertexRef
-from graph.store import Direction, Neighbour
+from baselines.cache import BaselineCache, CacheKey
+from baselines.config import DEFAULT_CONFIG, BaselineConfig
+from baselines.seasonal import fit_baselines
+from baselines.volume import FlowBaseline, FlowBucket, dense, vpc_flow_baseline
+from baselines.window import baseline_start, scope_hours, training_notice
+from graph.model import ENI, FLOW, HAS_INTERFACE, HOUR, INSTANCE, IP, VertexRef
+from graph.store import Direction, GraphStore, Neighbour, Vertex
 
 PROTOCOLS = {"1": "ICMP", "6": "TCP", "17": "UDP", "58": "ICMPv6"}
 _TURN = {"ingress": "egress", "egress": "ingress"}
@@ -144,4 +155,178 @@ def vpc_flow_volume(
             for n in ip_edges.get(ref, [])
         ]
         out[ref] = _volume(scope, ip_hourly.get(ref, []), rows, True)
+    return out
+
+
+def _opt(x: float) -> float | None:
+    return None if np.isnan(x) else round(float(x), 6)
+
+
+def _address_baselines(
+    store: GraphStore,
+    graph: str,
+    refs: list[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None,
+    config: BaselineConfig,
+) -> dict[VertexRef, FlowBaseline]:
+    """Bytes in and out of addresses against their baselines: one series read for all of them
+    (FLOW edges from interfaces, turned to the address's side), fitted together."""
+    start, end = scope.start, scope.end
+    found = store.vertices(graph, refs) if refs else {}
+    out: dict[VertexRef, FlowBaseline] = {}
+    keys: dict[VertexRef, CacheKey] = {}
+    todo: list[VertexRef] = []
+    for ref in refs:
+        v = found.get(ref)
+        version = None if v is None else (v.first, v.last)
+        keys[ref] = CacheKey(store.uri, graph, "flow-address", ref, start, end, config, version)
+        hit = cache.get(keys[ref]) if cache is not None else None
+        if isinstance(hit, FlowBaseline):
+            out[ref] = hit
+        else:
+            todo.append(ref)
+    if not todo:
+        return out
+    b0 = baseline_start(start, config)
+    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    known = [r for r in todo if r in found]
+    got = (
+        store.series(
+            graph,
+            known,
+            FLOW,
+            direction=Direction.IN,
+            start=b0,
+            end=end,
+            other_labels=frozenset({ENI}),
+        )  # fmt: skip
+        if known
+        else {}
+    )
+    # the interface's bytes out are the address's bytes in
+    rows = [dense(got.get(r, []), b0, hours, (1, 0)) for r in todo]
+    fitted = _fit_flows(todo, rows, found, start, end, b0, hours, horizon, config)
+    for ref, result in fitted.items():
+        out[ref] = result
+        if cache is not None:
+            cache.put(keys[ref], result)
+    return out
+
+
+def _fit_flows(
+    refs: list[VertexRef], rows: list[np.ndarray], found: dict[VertexRef, Vertex], start: int,
+    end: int, b0: int, hours: int, horizon: int, config: BaselineConfig,
+) -> dict[VertexRef, FlowBaseline]:  # fmt: skip
+    """Fit (bytes in, bytes out) rows of each entity over [b0, end): the window before `start`
+    is the history, the last `horizon` hours the scope."""
+    never = np.iinfo(np.int64).max
+    firsts = np.array(
+        [found[r].first if r in found else never for r in refs for _ in (0, 1)], dtype=np.int64
+    )
+    fit = fit_baselines(
+        np.vstack([m[:, : hours - horizon] for m in rows]),
+        start=b0,
+        horizon=horizon,
+        history_start=firsts,
+        config=config,
+    )
+    out = {}
+    for i, ref in enumerate(refs):
+        scoped = rows[i][:, hours - horizon :]
+        j, k = 2 * i, 2 * i + 1
+        buckets = tuple(
+            FlowBucket(
+                start + h * HOUR,
+                int(scoped[0, h]),
+                int(scoped[1, h]),
+                _opt(fit.expected[j, h]),
+                _opt(fit.lower[j, h]),
+                _opt(fit.upper[j, h]),
+                _opt(fit.expected[k, h]),
+                _opt(fit.lower[k, h]),
+                _opt(fit.upper[k, h]),
+            )
+            for h in range(horizon)
+        )
+        v = found.get(ref)
+        out[ref] = FlowBaseline(
+            ref, start, end, b0, buckets, training_notice(v.first if v else None, start, config)
+        )
+    return out
+
+
+def _instance_baselines(
+    store: GraphStore,
+    graph: str,
+    refs: list[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None,
+    config: BaselineConfig,
+) -> dict[VertexRef, FlowBaseline]:
+    """`baselines.volume.vpc_flow_baseline` for several instances at once (a search page): three
+    store calls for all of them, one fit; cached under the same keys as that function's."""
+    start, end = scope.start, scope.end
+    found = store.vertices(graph, refs) if refs else {}
+    out: dict[VertexRef, FlowBaseline] = {}
+    keys: dict[VertexRef, CacheKey] = {}
+    todo: list[VertexRef] = []
+    for ref in refs:
+        v = found.get(ref)
+        version = None if v is None else (v.first, v.last)
+        keys[ref] = CacheKey(store.uri, graph, "flow", ref, start, end, config, version)
+        hit = cache.get(keys[ref]) if cache is not None else None
+        if isinstance(hit, FlowBaseline):
+            out[ref] = hit
+        else:
+            todo.append(ref)
+    if not todo:
+        return out
+    b0 = baseline_start(start, config)
+    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    known = [r for r in todo if r in found]
+    nics = neighbours(store, graph, known, HAS_INTERFACE, Direction.OUT)
+    sources = {r: [n.ref for n in nics.get(r, [])] or [r] for r in known}
+    flows = series(
+        store, graph, [s for ss in sources.values() for s in ss], FLOW, Direction.OUT,
+        span=(b0, end),
+    )  # fmt: skip
+    rows = []
+    for ref in todo:
+        matrix = np.zeros((2, hours))
+        for source in sources.get(ref, []):
+            matrix += dense(flows.get(source, []), b0, hours, (0, 1))
+        rows.append(matrix)
+    out.update(_fit_flows(todo, rows, found, start, end, b0, hours, horizon, config))
+    if cache is not None:
+        for ref in todo:
+            cache.put(keys[ref], out[ref])
+    return out
+
+
+def vpc_flow_baselines(
+    *,
+    store: GraphStore,
+    graph: str,
+    refs: Sequence[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None = None,
+    config: BaselineConfig = DEFAULT_CONFIG,
+) -> dict[VertexRef, FlowBaseline]:
+    """The baseline of each instance's and address's VPC flow volume panel: hourly expected,
+    lower and upper bytes in and out, and the training notice (other labels are skipped)."""
+    groups = by_label(refs)
+    out = {
+        r: vpc_flow_baseline(
+            store=store,
+            graph=graph,
+            instance=r,
+            start=scope.start,
+            end=scope.end,
+            config=config,
+            cache=cache,
+        )  # fmt: skip
+        for r in groups.get(INSTANCE, [])
+    }
+    out.update(_address_baselines(store, graph, groups.get(IP, []), scope, cache, config))
     return out

@@ -4,6 +4,10 @@ ListIndicators, UpdateInvestigationState): input validation and listing.
 The investigations themselves (scoring an IAM user or role over a scope against its baseline)
 come from an `Investigator`: baselines.investigation_engine.BaselineInvestigator unless another is
 registered with `register` first (it is registered on first use).
+
+The REST handlers (api.rest.investigations), the GraphQL fields (api.graphql.investigations) and
+the report download route share these functions: the same checks (only the graph's administrator
+account), the same errors (api.services.errors, api.services.membership_errors).
 """
 
 from __future__ import annotations
@@ -219,3 +223,17 @@ def update_investigation_state(
     engine = _engine()
     assert engine is not None  # an investigation was found, so an engine listed it
     engine.set_state(store, graph, investigation_id, state)
+
+
+def investigation_report(
+    *, store: GraphStore, caller: Caller, graph: str, investigation_id: str
+) -> dict[str, Any]:
+    """The downloadable JSON report of one investigation (GetInvestigation's fields, every
+    indicator, counts per indicator type and notes), for the graph's administrator only."""
+    get_investigation(store=store, caller=caller, graph=graph, investigation_id=investigation_id)
+    from baselines.investigation_engine import investigation_report as report
+
+    try:
+        return report(store=store, graph=graph, investigation_id=investigation_id)
+    except KeyError:  # listed by another engine, or deleted meanwhile
+        raise NotFound(f"investigation {investigation_id} has no report in {graph}") from None

@@ -3,17 +3,26 @@
 The CLI is a separate program (Debian's `awscli` package is v2; PyPI's `awscli` is v1): found
 as $GUMSHOE_AWS_CLI, /usr/bin/aws or `aws` on PATH, whichever reports aws-cli/2. Without one the
 tests skip, and fail in CI.
+
+Debian's CLI (2.9) predates Detective's investigation operations (2023). The CLI's documented
+way to use a newer service model is `~/.aws/models/<service>/<version>/service-2.json` (what
+`aws configure add-model` writes): the investigation test gives the CLI botocore's current
+Detective model that way, as a user of an older CLI would.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import botocore
 import pytest
 
 from tests.conftest import IN_CI
@@ -42,6 +51,7 @@ def _cli() -> str | None:
 
 
 AWS = _cli()
+BASE_DB: dict[str, str] = {}  # server URL -> its SQLite file
 pytestmark = pytest.mark.slow  # each CLI run starts a Python interpreter: about 1.5 s
 
 
@@ -52,19 +62,22 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if IN_CI:
             pytest.fail(message + " — CI must run these tests")
         pytest.skip(message)
-    with server(sqlite_uri(tmp_path_factory.mktemp("cli") / "cli.db")) as url:
+    db = tmp_path_factory.mktemp("cli") / "cli.db"
+    with server(sqlite_uri(db)) as url:
+        BASE_DB[url] = str(db)
         yield url
 
 
 def aws(
-    base: str, who: str, *args: str, secret: str | None = None
+    base: str, who: str, *args: str, secret: str | None = None, home: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`aws detective <args>` as `who`, with nothing read from a profile or config file."""
+    """`aws detective <args>` as `who`, with nothing read from a profile or config file (but
+    the service models under `home`/.aws/models when given)."""
     key, real_secret = key_of(who)
     assert AWS is not None
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": "/nonexistent",
+        "HOME": str(home) if home else "/nonexistent",
         "AWS_ACCESS_KEY_ID": key,
         "AWS_SECRET_ACCESS_KEY": secret or real_secret,
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -180,3 +193,75 @@ def test_lifecycle_with_the_aws_cli(base: str) -> None:
     ok(aws(base, "admin", "delete-graph", "--graph-arn", arn))
     assert ok(aws(base, "admin", "list-graphs"))["GraphList"] == []
     refused(aws(base, "admin", "delete-graph", "--graph-arn", arn), "ResourceNotFoundException")
+
+
+def _models_home(root: Path) -> Path:
+    """A HOME whose ~/.aws/models holds botocore's current Detective model."""
+    data = Path(botocore.__file__).parent / "data" / "detective"
+    (version,) = [d.name for d in data.iterdir() if d.is_dir()]
+    src = data / version / "service-2.json.gz"
+    model = json.loads(gzip.decompress(src.read_bytes()) if src.exists() else b"")
+    dest = root / ".aws" / "models" / "detective" / version
+    dest.mkdir(parents=True)
+    (dest / "service-2.json").write_text(json.dumps(model))
+    return root
+
+
+def test_investigations_with_the_aws_cli(base: str, tmp_path: Path) -> None:
+    from graph.sqlite import SqliteStore
+    from tests.unit.test_investigation import ROLE_ARN, SCOPE, build
+
+    home = _models_home(tmp_path)
+    arn = ok(aws(base, "admin", "create-graph", home=home))["GraphArn"]
+    store = SqliteStore(Path(BASE_DB[base]))
+    try:
+        build(store, arn)
+    finally:
+        store.close()
+    start = datetime.fromtimestamp(SCOPE, UTC)
+    end = start + timedelta(days=1)
+    scope = ["--scope-start-time", start.isoformat(), "--scope-end-time", end.isoformat()]
+    started = aws(
+        base, "admin", "start-investigation", "--graph-arn", arn, "--entity-arn", ROLE_ARN,
+        *scope, home=home,
+    )  # fmt: skip
+    inv_id = ok(started)["InvestigationId"]
+    got = ok(
+        aws(base, "admin", "get-investigation", "--graph-arn", arn, "--investigation-id", inv_id,
+            home=home)
+    )  # fmt: skip
+    assert (got["Status"], got["State"], got["Severity"], got["EntityType"]) == (
+        "SUCCESSFUL",
+        "ACTIVE",
+        "CRITICAL",
+        "IAM_ROLE",
+    )
+    # ListIndicators has no paginator in the model: follow NextToken as a script would
+    found: list[Any] = []
+    token: list[str] = []
+    while True:
+        page = ok(
+            aws(base, "admin", "list-indicators", "--graph-arn", arn, "--investigation-id",
+                inv_id, "--max-results", "2", *token, home=home)
+        )  # fmt: skip
+        found += page["Indicators"]
+        if not page.get("NextToken"):
+            break
+        token = ["--next-token", page["NextToken"]]
+    assert {i["IndicatorType"] for i in found} >= {"IMPOSSIBLE_TRAVEL", "TTP_OBSERVED"}
+    assert len(found) > 2
+    ok(
+        aws(base, "admin", "update-investigation-state", "--graph-arn", arn,
+            "--investigation-id", inv_id, "--state", "ARCHIVED", home=home)
+    )  # fmt: skip
+    archived = ok(
+        aws(base, "admin", "list-investigations", "--graph-arn", arn, "--filter-criteria",
+            json.dumps({"State": {"Value": "ARCHIVED"}}), home=home)
+    )["InvestigationDetails"]  # fmt: skip
+    assert [d["InvestigationId"] for d in archived] == [inv_id]
+    refused(
+        aws(base, "member", "get-investigation", "--graph-arn", arn, "--investigation-id",
+            inv_id, home=home),
+        "AccessDeniedException",
+    )  # fmt: skip
+    ok(aws(base, "admin", "delete-graph", "--graph-arn", arn, home=home))

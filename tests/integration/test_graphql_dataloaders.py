@@ -136,7 +136,7 @@ PANELS = """
   findingGroups(scope: $scope) { id findings { id } }
   ... on Principal {
     apiCallVolume(scope: $scope) {
-      totalSuccess buckets { start success }
+      totalSuccess buckets { start success expected lower upper } trainingNotice { message }
       byMethod { method sourceIps { ipAddress } }
       bySourceIp { ipAddress }
       byCaller { callerId caller { id firstObserved } }
@@ -144,6 +144,7 @@ PANELS = """
     newBehaviors(scope: $scope) {
       apiCalls { method newlyObserved } userAgents { userAgent newlyObserved }
       geolocations { location newlyObserved } asos { aso organization newlyObserved }
+      increasedVolume { method expected upper } trainingNotice { message }
     }
     resourceInteraction(scope: $scope) {
       sessions { entityId entity { id } } assumedBy { entityId entity { id } }
@@ -160,6 +161,11 @@ SEARCH = (
     ' search(graphArn: $g, type: AWS_ROLE_SESSION, query: "AROAROLE:*", first: 50) {'
     " nodes {" + PANELS + "} } }"
 )
+NEW_BEHAVIORS = PANELS[PANELS.index("    newBehaviors") : PANELS.index("    resourceInteraction")]
+SEARCH_WITHOUT_NEW = SEARCH.replace(NEW_BEHAVIORS, "")
+# baselines.new_behaviors judges one principal at a time, with at most 17 store calls, and
+# baselines.volume.api_call_baseline (increased volume) reads 4 per principal
+NEW_BEHAVIOR_CALLS = 17 + 4
 SCOPE = {"start": "2023-11-14T00:00:00Z", "end": "2023-11-15T00:00:00Z"}
 
 
@@ -204,6 +210,9 @@ def test_a_profile_costs_the_same_round_trips_for_1_or_many_rows(
     assert len(big["entity"]["findingGroups"]) == 60
     # ...and costs exactly as many store calls as the small one
     assert many == one, (one, many)
+    # baselines included: every bucket has its bounds
+    buckets = big["entity"]["apiCallVolume"]["buckets"]
+    assert all(b["lower"] <= b["expected"] <= b["upper"] for b in buckets)
     assert 10 <= sum(one.values()) <= 40
 
 
@@ -211,7 +220,24 @@ def test_a_search_page_costs_the_same_round_trips_for_1_or_many_results(
     counted: Callable[[int, str, dict[str, Any]], tuple[Counter[str], Any]],
 ) -> None:
     variables = {"g": GRAPH, "scope": SCOPE}
-    one, small = counted(1, SEARCH, variables)
-    many, big = counted(40, SEARCH, variables)
+    assert NEW_BEHAVIORS.strip().startswith("newBehaviors") and "newBehaviors" not in (
+        SEARCH_WITHOUT_NEW
+    )
+    one, small = counted(1, SEARCH_WITHOUT_NEW, variables)
+    many, big = counted(40, SEARCH_WITHOUT_NEW, variables)
     assert len(small["search"]["nodes"]) == 1 and len(big["search"]["nodes"]) == 40
     assert many == one, (one, many)
+    # hourly baselines of a whole page come from one batched fit: sessions seen before the
+    # scope have bounds, those first seen inside it have no history to compare with
+    firsts = [n["apiCallVolume"]["buckets"][0] for n in big["search"]["nodes"]]
+    with_history = [b for b in firsts if b["expected"] is not None]
+    assert len(with_history) == 20 and all(b["upper"] is None for b in firsts if b not in
+                                           with_history)  # fmt: skip
+    assert all(b["lower"] <= b["expected"] <= b["upper"] for b in with_history)
+    # the new-behavior panel (baselines.new_behaviors, and baselines.volume for increased
+    # volume) costs a bounded number per principal
+    one, small = counted(1, SEARCH, variables)
+    many, big = counted(40, SEARCH, variables)
+    assert len(big["search"]["nodes"]) == 40
+    extra = sum(many.values()) - sum(one.values())
+    assert 0 < extra <= NEW_BEHAVIOR_CALLS * 39, (one, many)

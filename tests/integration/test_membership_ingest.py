@@ -144,6 +144,7 @@ def test_a_file_loaded_into_one_graph_is_loaded_into_the_others_only(tmp_path: P
     report, _ = load(store, [f])
 
     assert report.graph_records == {g2: 4}
+    assert report.skipped_accounts == {}  # A's records: in g1, whose ledger has the file
     assert export_text(store, g1) == before  # nothing counted twice
     assert accounts_in(store, g2) == {B, E}
 

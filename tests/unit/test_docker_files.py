@@ -366,3 +366,69 @@ def test_image_copies_every_package_pyproject_ships() -> None:
     ignored = sorted(p for p in needed if not dockerignore_allows(p))
     assert not ignored, f".dockerignore keeps {ignored} out of the build context"
     assert not dockerignore_allows(".venv") and not dockerignore_allows(".git")
+
+
+# -- authentication and settings ------------------------------------------------------------------
+
+
+def option_value(argv: list[str], option: str) -> str | None:
+    for i, word in enumerate(argv):
+        if word == option and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith(f"{option}="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def mounted_paths(service: Service) -> set[str]:
+    """Container paths of the service's secrets (default /run/secrets/<name>) and volumes."""
+    paths: set[str] = set()
+    for secret in service.get("secrets") or []:
+        if isinstance(secret, str):
+            paths.add(f"/run/secrets/{secret}")
+        else:
+            target = secret.get("target") or secret["source"]
+            paths.add(target if target.startswith("/") else f"/run/secrets/{target}")
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            paths.add(volume["target"])
+        else:
+            paths.add(interpolate(str(volume)).split(":")[1])
+    return paths
+
+
+def test_the_api_is_served_with_a_mounted_credentials_file() -> None:
+    """Without --credentials `gumshoe serve` refuses every request: each serve the image and
+    compose define names a credentials file, and compose mounts it from a declared secret."""
+    served = {where: argv for where, argv in invocations() if argv[1:2] == ["serve"]}
+    assert {"Dockerfile", "api"} <= set(served), f"serving: {sorted(served)}"
+    for where, argv in served.items():
+        assert "--no-auth" not in argv, f"{where} serves without authentication"
+        assert option_value(argv, "--credentials"), (
+            f"{where} serves without --credentials: every API request would be refused"
+        )
+    api = services()["api"]
+    path = option_value(served["api"], "--credentials")
+    assert path in mounted_paths(api), f"the api reads {path}, which nothing mounts"
+    declared = compose().get("secrets") or {}
+    for secret in api.get("secrets") or []:
+        name = secret if isinstance(secret, str) else secret["source"]
+        assert name in declared, f"the api mounts undeclared secret {name!r}"
+        assert declared[name].get("file") or declared[name].get("environment"), name
+    # `docker run` with the file mounted where compose puts it serves the same way
+    assert option_value(served["Dockerfile"], "--credentials") == path
+    assert not dockerignore_allows("docker/credentials.ini"), "credentials in the build context"
+
+
+def test_gumshoe_settings_in_compose_are_read_by_the_code() -> None:
+    code = "\n".join(
+        p.read_text(encoding="utf-8")
+        for package in ("api", "graph", "loaders")
+        for p in (ROOT / package).rglob("*.py")
+    )
+    for name, service in services().items():
+        if not builds_our_dockerfile(service):
+            continue
+        for key in environment(service):
+            if key.startswith("GUMSHOE_"):
+                assert f'"{key}"' in code, f"{name} sets {key}, which gumshoe does not read"
