@@ -108,6 +108,10 @@ class FlowBucket:
     expected_out: float | None
     lower_out: float | None
     upper_out: float | None
+    # all bytes (in + out) as their own series: bounds of the two directions cannot be added
+    expected: float | None = None
+    lower: float | None = None
+    upper: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +346,11 @@ def api_call_volume_baselines(
     return out
 
 
+def with_total(matrix: Floats) -> Floats:
+    """(bytes in, bytes out) rows -> (in, out, in + out): the sum is fitted as its own series."""
+    return np.vstack([matrix, matrix.sum(axis=0, keepdims=True)])
+
+
 def vpc_flow_baseline(
     *,
     store: GraphStore,
@@ -379,6 +388,7 @@ def _vpc_flow_baseline(
         flows = store.series(graph, sources, FLOW, direction=Direction.OUT, start=b0, end=end)
         for rows in flows.values():
             matrix += dense(rows, b0, hours, (0, 1))  # bytes_in, bytes_out
+    matrix = with_total(matrix)
     fit = _fit(matrix, b0, horizon, first, config)
     scope = matrix[:, hours - horizon :]
     buckets = tuple(
@@ -392,6 +402,9 @@ def _vpc_flow_baseline(
             _opt(fit.expected[1, i]),
             _opt(fit.lower[1, i]),
             _opt(fit.upper[1, i]),
+            _opt(fit.expected[2, i]),
+            _opt(fit.lower[2, i]),
+            _opt(fit.upper[2, i]),
         )
         for i in range(horizon)
     )

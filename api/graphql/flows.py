@@ -24,6 +24,7 @@ BUCKET_BASELINE = frozenset(
     {
         "expectedBytesIn", "lowerBytesIn", "upperBytesIn",
         "expectedBytesOut", "lowerBytesOut", "upperBytesOut",
+        "expected", "lower", "upper",
     }
 )  # fmt: skip
 
@@ -53,6 +54,17 @@ class VpcFlowBucket:
     )
     lower_bytes_out: float | None = None
     upper_bytes_out: float | None = None
+    expected: float | None = strawberry.field(
+        default=None,
+        description="Expected bytes (in + out) for this hour of the week, fitted on the total "
+        "series itself; null without any history.",
+    )
+    lower: float | None = strawberry.field(
+        default=None, description="Lower bound of all bytes (in + out) for this hour."
+    )
+    upper: float | None = strawberry.field(
+        default=None, description="Upper bound of all bytes (in + out): more is unusual."
+    )
 
 
 def _bucket(h: flows.FlowHour) -> VpcFlowBucket:
@@ -159,6 +171,7 @@ class VpcFlowVolume:
                 bucket.expected_bytes_in, bucket.expected_bytes_out = b.expected_in, b.expected_out
                 bucket.lower_bytes_in, bucket.lower_bytes_out = b.lower_in, b.lower_out
                 bucket.upper_bytes_in, bucket.upper_bytes_out = b.upper_in, b.upper_out
+                bucket.expected, bucket.lower, bucket.upper = b.expected, b.lower, b.upper
         return out
 
     @strawberry.field(

@@ -28,7 +28,13 @@ from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.seasonal import fit_baselines
-from baselines.volume import FlowBaseline, FlowBucket, dense, vpc_flow_baseline
+from baselines.volume import (
+    FlowBaseline,
+    FlowBucket,
+    dense,
+    vpc_flow_baseline,
+    with_total,
+)
 from baselines.window import baseline_start, scope_hours, training_notice
 from graph.model import ENI, FLOW, HAS_INTERFACE, HOUR, INSTANCE, IP, VertexRef
 from graph.store import Direction, GraphStore, Neighbour, Vertex
@@ -218,11 +224,13 @@ def _fit_flows(
     refs: list[VertexRef], rows: list[np.ndarray], found: dict[VertexRef, Vertex], start: int,
     end: int, b0: int, hours: int, horizon: int, config: BaselineConfig,
 ) -> dict[VertexRef, FlowBaseline]:  # fmt: skip
-    """Fit (bytes in, bytes out) rows of each entity over [b0, end): the window before `start`
-    is the history, the last `horizon` hours the scope."""
+    """Fit (bytes in, bytes out) rows of each entity over [b0, end), and their sum: the window
+    before `start` is the history, the last `horizon` hours the scope."""
     never = np.iinfo(np.int64).max
+    rows = [with_total(m) for m in rows]
     firsts = np.array(
-        [found[r].first if r in found else never for r in refs for _ in (0, 1)], dtype=np.int64
+        [found[r].first if r in found else never for r in refs for _ in (0, 1, 2)],
+        dtype=np.int64,
     )
     fit = fit_baselines(
         np.vstack([m[:, : hours - horizon] for m in rows]),
@@ -234,7 +242,7 @@ def _fit_flows(
     out = {}
     for i, ref in enumerate(refs):
         scoped = rows[i][:, hours - horizon :]
-        j, k = 2 * i, 2 * i + 1
+        j, k, t = 3 * i, 3 * i + 1, 3 * i + 2
         buckets = tuple(
             FlowBucket(
                 start + h * HOUR,
@@ -246,6 +254,9 @@ def _fit_flows(
                 _opt(fit.expected[k, h]),
                 _opt(fit.lower[k, h]),
                 _opt(fit.upper[k, h]),
+                _opt(fit.expected[t, h]),
+                _opt(fit.lower[t, h]),
+                _opt(fit.upper[t, h]),
             )
             for h in range(horizon)
         )

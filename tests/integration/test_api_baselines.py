@@ -261,7 +261,7 @@ def test_vpc_flow_buckets_carry_bounds(api: httpx.Client) -> None:
           vpcFlowVolume(scope: $scope) {
             trainingNotice { message }
             buckets { start bytesIn bytesOut expectedBytesIn lowerBytesIn upperBytesIn
-                      expectedBytesOut lowerBytesOut upperBytesOut }
+                      expectedBytesOut lowerBytesOut upperBytesOut expected lower upper }
           }
         }
       }
@@ -277,11 +277,16 @@ def test_vpc_flow_buckets_carry_bounds(api: httpx.Client) -> None:
         assert b["lowerBytesIn"] <= b["expectedBytesIn"] <= b["upperBytesIn"], b
         assert b["lowerBytesOut"] <= b["expectedBytesOut"] <= b["upperBytesOut"], b
         assert b["expectedBytesOut"] == pytest.approx(2000, rel=0.05)
+        assert b["lower"] <= b["expected"] <= b["upper"], b
         if i != FLOW_SPIKE_HOUR:
             assert b["expectedBytesIn"] == pytest.approx(1000, rel=0.05)
             assert b["lowerBytesIn"] <= b["bytesIn"] <= b["upperBytesIn"], b
+            # all bytes: a series of its own, 1,000 in + 2,000 out every hour
+            assert b["expected"] == pytest.approx(3000, rel=0.05)
+            assert b["lower"] <= b["bytesIn"] + b["bytesOut"] <= b["upper"], b
     spike = instance[FLOW_SPIKE_HOUR]
     assert spike["bytesIn"] == 10_000 > spike["upperBytesIn"]
+    assert spike["bytesIn"] + spike["bytesOut"] > spike["upper"]
     # the remote address sees the same traffic turned around
     peer = buckets("IP_ADDRESS", PEER.key)
     assert peer[FLOW_SPIKE_HOUR]["bytesOut"] == 10_000 > peer[FLOW_SPIKE_HOUR]["upperBytesOut"]
