@@ -34,7 +34,7 @@ from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError
 _CACHE_LIMIT = 200_000
 _STAGE_EDGES = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_edges (n INTEGER PRIMARY KEY, label TEXT,"
-    " src INTEGER, dst INTEGER, qualifier TEXT, first INTEGER, last INTEGER)"
+    " src INTEGER, dst INTEGER, qualifier TEXT, first INTEGER, last INTEGER, id INTEGER)"
 )
 _STAGE_HOURS = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_hours (n INTEGER, hour INTEGER,"
@@ -320,7 +320,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
                 hours.append((n, hour, *counts, *_PAD[len(counts) :]))
         con.execute(_STAGE_EDGES)
         con.execute(_STAGE_HOURS)
-        con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?)", staged)
+        con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", staged)
         con.executemany("INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)", hours)
         con.execute(
             "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
@@ -330,12 +330,16 @@ class SqliteStore(SqliteReads, SqliteMembership):
             " WHERE excluded.first < first OR excluded.last > last",
             (gid,),
         )
+        # match each staged edge to its id once, not once per hourly row
+        con.execute(
+            "UPDATE temp.staged_edges AS s SET id = e.id FROM edges e"
+            " WHERE e.src = s.src AND e.label = s.label AND e.dst = s.dst"
+            " AND e.qualifier = s.qualifier"
+        )
         con.execute(
             "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
-            " SELECT e.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
-            " JOIN temp.staged_edges s ON s.n = h.n"
-            " JOIN edges e ON e.src = s.src AND e.label = s.label AND e.dst = s.dst"
-            " AND e.qualifier = s.qualifier WHERE true"
+            " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
+            " JOIN temp.staged_edges s ON s.n = h.n WHERE true"
             " ON CONFLICT(edge, hour) DO UPDATE SET c0=c0+excluded.c0, c1=c1+excluded.c1,"
             " c2=c2+excluded.c2, c3=c3+excluded.c3"
         )
