@@ -41,6 +41,15 @@ _STAGE_HOURS = (
     " c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER)"
 )
 _PAD = (0,) * MAX_COUNTERS
+# SQLite turns an integer sum that overflows into a float: counters saturate here instead
+_INT64_MAX = (1 << 63) - 1
+_UPSERT_HOURS = (
+    "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
+    " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
+    " JOIN temp.staged_edges s ON s.n = h.n WHERE true"
+    " ON CONFLICT(edge, hour) DO UPDATE SET "
+    + ", ".join(f"c{i}=min(c{i}+excluded.c{i}, {_INT64_MAX})" for i in range(MAX_COUNTERS))
+)
 
 
 class SqliteStore(SqliteReads, SqliteMembership):
@@ -321,7 +330,15 @@ class SqliteStore(SqliteReads, SqliteMembership):
         con.execute(_STAGE_EDGES)
         con.execute(_STAGE_HOURS)
         con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", staged)
-        con.executemany("INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)", hours)
+        try:
+            con.executemany("INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)", hours)
+        except OverflowError:
+            # a counter past int64 (sums of huge but valid inputs): saturate, never fail the batch
+            con.execute("DELETE FROM temp.staged_hours")
+            con.executemany(
+                "INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)",
+                [tuple(min(v, _INT64_MAX) for v in row) for row in hours],
+            )
         con.execute(
             "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
             " SELECT ?, label, src, dst, qualifier, first, last FROM temp.staged_edges WHERE true"
@@ -336,13 +353,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
             " WHERE e.src = s.src AND e.label = s.label AND e.dst = s.dst"
             " AND e.qualifier = s.qualifier"
         )
-        con.execute(
-            "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
-            " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
-            " JOIN temp.staged_edges s ON s.n = h.n WHERE true"
-            " ON CONFLICT(edge, hour) DO UPDATE SET c0=c0+excluded.c0, c1=c1+excluded.c1,"
-            " c2=c2+excluded.c2, c3=c3+excluded.c3"
-        )
+        con.execute(_UPSERT_HOURS)
         con.execute("DELETE FROM temp.staged_hours")
         con.execute("DELETE FROM temp.staged_edges")
 

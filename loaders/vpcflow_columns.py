@@ -22,7 +22,16 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
 from loaders.vpcflow import FlowFormat
-from loaders.vpcflow_fields import BAD, I64, KEY_FIELDS, PORT_ABSENT, PROTOCOL_ABSENT, VOCABS
+from loaders.vpcflow_fields import (
+    BAD,
+    I64,
+    KEY_FIELDS,
+    MAX_COUNTER,
+    MAX_EPOCH,
+    PORT_ABSENT,
+    PROTOCOL_ABSENT,
+    VOCABS,
+)
 
 Bools = npt.NDArray[np.bool_]
 # bytes.split() also splits on these; pyarrow would not (or would end a line at \r)
@@ -196,10 +205,11 @@ def aggregate(layout: Layout, split: Split, base: int) -> Block:
     else:
         end, good_end = _counts(columns[layout.end])
         good &= good_end & (end >= start)
+    good &= end <= MAX_EPOCH  # later times: the per-record path names the field
     packets, good_packets = _counts(columns[layout.packets])
     nbytes, good_bytes = _counts(columns[layout.bytes])
     # sums of a block stay in int64: larger counters take the per-record path (Python ints)
-    limit = _MAX // max(n, 1)
+    limit = min(_MAX // max(n, 1), MAX_COUNTER)
     good &= good_packets & good_bytes & (packets <= limit) & (nbytes <= limit)
     ids = np.empty((n, len(KEY_FIELDS)), dtype=np.int64)
     # source and destination share their vocabulary: one dictionary for both

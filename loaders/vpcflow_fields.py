@@ -136,6 +136,13 @@ def problem(name: str, what: str, raw: bytes) -> str:
     return f"field {name}: {what}: {raw.decode('utf-8', 'replace')!r}"
 
 
+# One record's counters cover at most a few minutes of one interface: 2^50 bytes (a petabyte)
+# is far beyond any real one, and keeps hourly sums of thousands of records inside int64, which
+# the stores' integer columns hold. Times end at 9999-12-31, the last instant dates can show.
+MAX_COUNTER = (1 << 50) - 1
+MAX_EPOCH = 253_402_300_799
+
+
 def number_problem(fields: tuple[tuple[str, int], ...], f: list[bytes]) -> str:
     """Why a record's times or counters were rejected (the hot loop only knows that they were).
     `fields`: (name, position) of start, end, packets, bytes."""
@@ -143,6 +150,11 @@ def number_problem(fields: tuple[tuple[str, int], ...], f: list[bytes]) -> str:
         if not f[pos].isdigit():
             what = "not epoch seconds" if name in ("start", "end") else "not a count"
             return problem(name, what, f[pos])
+    for name, pos in fields:
+        if name in ("start", "end") and int(f[pos]) > MAX_EPOCH:
+            return problem(name, f"after 9999-12-31 (more than {MAX_EPOCH})", f[pos])
+        if name not in ("start", "end") and int(f[pos]) > MAX_COUNTER:
+            return problem(name, f"out of range (more than {MAX_COUNTER})", f[pos])
     return problem("end", "before start", f[fields[1][1]])
 
 

@@ -48,6 +48,8 @@ from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
+    MAX_COUNTER,
+    MAX_EPOCH,
     VOCABS,
     FlowKey,
     checkpoint,
@@ -168,7 +170,13 @@ class FileFlows:
                 else:
                     self._error(chunk, i, number_problem(plan.numbers, f))
                 continue
-            if start < 0 or end < start or packets < 0 or nbytes < 0:
+            if (
+                start < 0
+                or end < start
+                or end > MAX_EPOCH
+                or not 0 <= packets <= MAX_COUNTER
+                or not 0 <= nbytes <= MAX_COUNTER
+            ):
                 self._error(chunk, i, number_problem(plan.numbers, f))
                 continue
             raw = keyof(f)

@@ -245,3 +245,37 @@ def test_a_malformed_field_is_one_record_error(
     assert len(res.errors) == 1, res.errors
     assert res.errors[0].startswith(f"line {bad + 2}: field {field}: ")
     assert (res.records, res.loaded) == (len(records), len(records) - 1)
+
+
+@pytest.mark.parametrize("columnar_rows", [1, 300])
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("bytes", "99999999999999999999", "out of range"),  # past int64
+        ("bytes", "9000000000000000000", "out of range"),  # fits int64, two would not
+        ("packets", "1125899906842624", "out of range"),  # 2^50: the first value refused
+        ("end", "253402300800", "after 9999-12-31"),
+    ],
+)
+def test_counters_and_times_past_what_stores_hold_reject_their_record(
+    field: str, value: str, why: str, columnar_rows: int
+) -> None:
+    """A huge counter used to reach SQLite as a Python int past int64 and fail the whole batch:
+    now it is its record's error, on the columnar path (many rows) and the per-record one."""
+    header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets"
+    header += " bytes start end action log-status"
+    good = {
+        "version": "2", "account-id": "111122223333", "interface-id": "eni-0a1b2c3d4e5f60718",
+        "srcaddr": "10.0.0.5", "dstaddr": "203.0.113.9", "srcport": "443", "dstport": "50000",
+        "protocol": "6", "packets": "10", "bytes": "1000", "start": "1709600000",
+        "end": "1709600060", "action": "ACCEPT", "log-status": "OK",
+    }  # fmt: skip
+    records = [dict(good, dstport=str(50000 + i)) for i in range(columnar_rows)]
+    records[0][field] = value
+    lines = [header] + [" ".join(r[f] for f in header.split()) for r in records]
+    res, deltas = stage("\n".join(lines).encode())
+    assert len(res.errors) == 1, res.errors
+    assert res.errors[0].startswith(f"line 2: field {field}: {why}"), res.errors
+    assert value in res.errors[0]
+    assert (res.records, res.loaded) == (columnar_rows, columnar_rows - 1)
+    assert sum(row[0] + row[1] for row in deltas.flows.values()) == 1000 * (columnar_rows - 1)
