@@ -17,6 +17,9 @@ The ASN table holds disjoint, sorted inclusive ranges. IPv4 bounds are uint32; I
 start is <= the address (`searchsorted(..., "right") - 1`) and checks the address against that
 range's end.
 
+Address parsing and kinds live in `loaders.geo_address`, the decoded tables (`AsnTables`) in
+`loaders.geo_tables`; this module holds the index and re-exports both.
+
 File format (version 1; every member is a plain little-endian array, so `np.load` works with
 `allow_pickle=False`). Bounds are delta-encoded because that halves the file:
 
@@ -37,19 +40,39 @@ File format (version 1; every member is a plain little-endian array, so `np.load
 
 from __future__ import annotations
 
-import bisect
-import ipaddress
-import json
-import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, NamedTuple, TypeVar
+from typing import Final
 
 import iptocc
 import numpy as np
-import numpy.typing as npt
+
+from loaders.geo_address import (
+    _MASK64,
+    _V4_SPECIAL,
+    _V6_SPECIAL_HI,
+    IpKind,
+    _address,
+    _classify,
+    _kind,
+    _parse,
+    _Parsed,
+    _require,
+    address_kind,
+    parse_source_ip,
+)
+from loaders.geo_address import _format_v6 as _format_v6  # re-exported: tests import it from here
+from loaders.geo_tables import FORMAT_VERSION as FORMAT_VERSION  # re-exported: public name
+from loaders.geo_tables import (
+    I64,
+    U32,
+    U64,
+    AsnTables,
+    _lex_le,
+    _searchsorted_right_128,
+)
 
 __all__ = [
     "ATTRIBUTION",
@@ -63,33 +86,12 @@ __all__ = [
     "parse_source_ip",
 ]
 
-U32 = npt.NDArray[np.uint32]
-U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
-
 DATA_PATH: Final = Path(__file__).resolve().parent / "data" / "asn.npz"
-FORMAT_VERSION: Final = 1
 ATTRIBUTION: Final = (
     "IP to ASN data: @ip-location-db/asn, from RouteViews, DB-IP (https://db-ip.com) and NRO, "
     "licensed CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/). "
     "Country data: iptocc (Regional Internet Registries)."
 )
-
-IpKind = Literal[
-    "public",
-    "private",
-    "loopback",
-    "link_local",
-    "cgnat",
-    "multicast",
-    "reserved",
-    "unspecified",
-]
-
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-_MASK64: Final = (1 << 64) - 1
-# The longest textual IPv6 address ("ffff:...:ffff:255.255.255.255") has 45 characters.
-_MAX_TEXT: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,393 +105,6 @@ class IpInfo:
     city: str | None  # always None: no city database is shipped
     asn: int | None
     aso: str | None  # organization name of the ASN
-
-
-# --------------------------------------------------------------------------- parsing and kinds
-
-
-class _Parsed(NamedTuple):
-    version: int  # 4 or 6
-    value: int
-    text: str  # normalized: ipaddress.ip_address(value).compressed
-
-
-def _parse(value: object) -> _Parsed | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    # A zone ("fe80::1%eth0") is meaningless outside its host: not an address we key on.
-    if not text or len(text) > _MAX_TEXT or "%" in text:
-        return None
-    # Fast paths (ipaddress is slow): accept a text that the C parser reads and that is already
-    # in the normalized form, which ipaddress therefore accepts too. ipaddress decides the rest.
-    ipv6 = ":" in text
-    try:
-        packed = socket.inet_pton(socket.AF_INET6 if ipv6 else socket.AF_INET, text)
-    except (OSError, ValueError):
-        packed = b""
-    if packed:
-        value = int.from_bytes(packed, "big")
-        if not ipv6:
-            if socket.inet_ntoa(packed) == text:
-                return _Parsed(4, value, text)
-        elif value >> 32 != 0xFFFF:  # IPv4-mapped addresses take the slow path
-            canonical = _format_v6(value)
-            if canonical == text.lower():
-                return _Parsed(6, value, canonical)
-    addr: _Address
-    try:
-        addr = ipaddress.IPv6Address(text) if ipv6 else ipaddress.IPv4Address(text)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return _Parsed(addr.version, int(addr), addr.compressed)
-
-
-def _format_v6(value: int) -> str:
-    """ipaddress.IPv6Address(value).compressed, faster: lowercase hex without leading zeros,
-    the first longest run of two or more zero groups written as '::'."""
-    groups = [(value >> shift) & 0xFFFF for shift in range(112, -16, -16)]
-    best, best_len, run = -1, 1, 0
-    for i, group in enumerate(groups):
-        run = run + 1 if group == 0 else 0
-        if run > best_len:
-            best, best_len = i - run + 1, run
-    parts = [f"{group:x}" for group in groups]
-    if best < 0:
-        return ":".join(parts)
-    return ":".join(parts[:best]) + "::" + ":".join(parts[best + best_len :])
-
-
-def _address(p: _Parsed) -> _Address:
-    return ipaddress.IPv4Address(p.value) if p.version == 4 else ipaddress.IPv6Address(p.value)
-
-
-def parse_source_ip(value: str) -> str | None:
-    """Return the normalized IP text if `value` (CloudTrail sourceIPAddress / flow-log address)
-    is an IP address; None for service names like 'ec2.amazonaws.com', 'AWS Internal', '' or
-    garbage. Accepts IPv4, IPv6, IPv4-mapped IPv6 (normalized to the IPv4 form), and strips
-    surrounding whitespace; never raises. IPv6 addresses with a zone ('fe80::1%eth0') are not
-    accepted."""
-    parsed = _parse(value)
-    return None if parsed is None else parsed.text
-
-
-def _require(ip: str) -> _Parsed:
-    parsed = _parse(ip)
-    if parsed is None:
-        raise ValueError(f"not an IP address: {ip!r}")
-    return parsed
-
-
-_CGNAT: Final = ipaddress.IPv4Network("100.64.0.0/10")
-_PRIVATE_V4: Final = tuple(
-    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-)
-_PRIVATE_V6: Final = ipaddress.IPv6Network("fc00::/7")
-
-
-def _classify(addr: _Address) -> IpKind:
-    """The kind of an address, decided by the stdlib `ipaddress` (no table lookup)."""
-    if addr.is_unspecified:
-        return "unspecified"
-    if addr.is_loopback:
-        return "loopback"
-    if addr.is_link_local:
-        return "link_local"
-    if addr.is_multicast:
-        return "multicast"
-    if isinstance(addr, ipaddress.IPv4Address):
-        if addr in _CGNAT:
-            return "cgnat"
-        if any(addr in net for net in _PRIVATE_V4):
-            return "private"
-    else:
-        if addr in _PRIVATE_V6:
-            return "private"
-        if addr.is_site_local:
-            return "reserved"
-    if addr.is_reserved or not addr.is_global:
-        return "reserved"
-    return "public"
-
-
-def address_kind(ip: str) -> IpKind:
-    """The kind of `ip` ("public", "private", ...); raises ValueError if it is no IP address."""
-    return _kind(_require(ip))
-
-
-class _Blocks:
-    """Sorted disjoint integer ranges with scalar (bisect) and vector (numpy) membership."""
-
-    __slots__ = ("_ends", "_ends_np", "_starts", "_starts_np")
-
-    def __init__(self, ranges: Sequence[tuple[int, int]], dtype: type[np.unsignedinteger[Any]]):
-        merged: list[list[int]] = []
-        for start, end in sorted(ranges):
-            if merged and start <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        self._starts = [r[0] for r in merged]
-        self._ends = [r[1] for r in merged]
-        self._starts_np = np.array(self._starts, dtype=dtype)
-        self._ends_np = np.array(self._ends, dtype=dtype)
-
-    def contains(self, value: int) -> bool:
-        i = bisect.bisect_right(self._starts, value) - 1
-        return i >= 0 and value <= self._ends[i]
-
-    def contains_many(self, values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-        i = np.searchsorted(self._starts_np, values, side="right") - 1
-        ic = np.maximum(i, 0)
-        result: npt.NDArray[np.bool_] = (i >= 0) & (values <= self._ends_np[ic])
-        return result
-
-
-def _v4_range(cidr: str) -> tuple[int, int]:
-    net = ipaddress.IPv4Network(cidr)
-    return int(net.network_address), int(net.broadcast_address)
-
-
-def _v6_hi_range(cidr: str) -> tuple[int, int]:
-    net = ipaddress.IPv6Network(cidr)
-    assert net.prefixlen <= 64, cidr
-    return int(net.network_address) >> 64, int(net.broadcast_address) >> 64
-
-
-# Every IPv4 address that any CPython 3.11+ `ipaddress` treats as non-global or special lies in
-# these blocks (a superset: blocks with some global addresses are fine). Addresses outside them
-# are public without asking `ipaddress`; addresses inside are classified by `_classify`. This
-# only saves time: tests check that both routes agree.
-_V4_SPECIAL: Final = _Blocks(
-    [
-        _v4_range(c)
-        for c in (
-            "0.0.0.0/8",
-            "10.0.0.0/8",
-            "100.64.0.0/10",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "172.16.0.0/12",
-            "192.0.0.0/24",
-            "192.0.2.0/24",
-            "192.31.196.0/24",
-            "192.52.193.0/24",
-            "192.88.99.0/24",
-            "192.168.0.0/16",
-            "192.175.48.0/24",
-            "198.18.0.0/15",
-            "198.51.100.0/24",
-            "203.0.113.0/24",
-            "224.0.0.0/3",
-        )
-    ],
-    np.uint32,
-)
-# The same for IPv6, on the upper 64 bits: everything outside global unicast 2000::/3, plus the
-# special blocks inside it.
-_V6_SPECIAL_HI: Final = _Blocks(
-    [
-        _v6_hi_range(c)
-        for c in (
-            "::/3",
-            "4000::/2",
-            "8000::/1",
-            "2001::/23",
-            "2001:db8::/32",
-            "2002::/16",
-            "3fff::/20",
-        )
-    ],
-    np.uint64,
-)
-
-
-def _kind(p: _Parsed) -> IpKind:
-    if p.version == 4:
-        special = _V4_SPECIAL.contains(p.value)
-    else:
-        special = _V6_SPECIAL_HI.contains(p.value >> 64)
-    return _classify(_address(p)) if special else "public"
-
-
-# --------------------------------------------------------------------------- the ASN tables
-
-
-def _lex_le(ah: U64, al: U64, bh: U64, bl: U64) -> npt.NDArray[np.bool_]:
-    """(ah, al) <= (bh, bl), element-wise, as 128-bit numbers."""
-    result: npt.NDArray[np.bool_] = (ah < bh) | ((ah == bh) & (al <= bl))
-    return result
-
-
-def _searchsorted_right_128(sh: U64, sl: U64, qh: U64, ql: U64) -> npt.NDArray[np.intp]:
-    """Like np.searchsorted(starts, q, "right") for 128-bit values split into (hi, lo) halves.
-
-    `sh`/`sl` must be sorted lexicographically. np.searchsorted on the hi halves bounds each
-    query to the run of starts sharing its hi half; a vectorized binary search on the lo halves
-    finishes inside those (short) runs."""
-    lo = np.searchsorted(sh, qh, side="left")
-    hi = np.searchsorted(sh, qh, side="right")
-    if len(sh) == 0:
-        return lo
-    last = len(sh) - 1
-    active = lo < hi
-    while active.any():
-        mid = (lo + hi) // 2
-        le = sl[np.minimum(mid, last)] <= ql
-        lo = np.where(active & le, mid + 1, lo)
-        hi = np.where(active & ~le, mid, hi)
-        active = lo < hi
-    return lo
-
-
-_G = TypeVar("_G", bound=np.generic)
-
-
-def _readonly(a: npt.NDArray[_G]) -> npt.NDArray[_G]:
-    a.flags.writeable = False
-    return a
-
-
-def _member(arrays: Mapping[str, npt.NDArray[Any]], name: str, dtype: type[np.generic]) -> Any:
-    try:
-        a = arrays[name]
-    except KeyError:
-        raise ValueError(f"ASN table: member {name!r} is missing") from None
-    if a.ndim != 1 or a.dtype != np.dtype(dtype):
-        raise ValueError(f"ASN table: {name!r} must be 1-D {np.dtype(dtype)}, got {a.dtype}")
-    return a
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class AsnTables:
-    """The decoded ASN tables (read-only arrays); see the module docstring for the file format.
-
-    Range i of IPv4 is [v4_start[i], v4_end[i]] with AS number pair_asn[v4_pair[i]] and
-    organization org(pair_org[v4_pair[i]]); IPv6 likewise with (hi, lo) bounds."""
-
-    v4_start: U32
-    v4_end: U32
-    v4_pair: U32
-    v6_start_hi: U64
-    v6_start_lo: U64
-    v6_end_hi: U64
-    v6_end_lo: U64
-    v6_pair: U32
-    pair_asn: U32
-    pair_org: U32
-    org_blob: bytes
-    org_offsets: I64  # len(orgs) + 1 offsets into org_blob
-    meta: dict[str, Any]
-
-    def org(self, i: int) -> str:
-        return self.org_blob[self.org_offsets[i] : self.org_offsets[i + 1]].decode("utf-8")
-
-    def validate(self) -> None:
-        """Raise ValueError unless the tables are consistent, sorted and disjoint."""
-        n4, n6, npair = len(self.v4_start), len(self.v6_start_hi), len(self.pair_asn)
-        norg = len(self.org_offsets) - 1
-        if len(self.v4_end) != n4 or len(self.v4_pair) != n4:
-            raise ValueError("ASN table: IPv4 columns differ in length")
-        if any(len(a) != n6 for a in (self.v6_start_lo, self.v6_end_hi, self.v6_end_lo)):
-            raise ValueError("ASN table: IPv6 columns differ in length")
-        if len(self.v6_pair) != n6 or len(self.pair_org) != npair or norg < 0:
-            raise ValueError("ASN table: pair/organization columns differ in length")
-        if self.org_offsets[0] != 0 or self.org_offsets[-1] != len(self.org_blob):
-            raise ValueError("ASN table: organization offsets do not cover the blob")
-        if np.any(np.diff(self.org_offsets) < 0):
-            raise ValueError("ASN table: organization offsets are not ascending")
-        if n4 and (
-            np.any(self.v4_start > self.v4_end) or np.any(self.v4_start[1:] <= self.v4_end[:-1])
-        ):
-            raise ValueError("ASN table: IPv4 ranges are not sorted and disjoint")
-        sh, sl, eh, el = self.v6_start_hi, self.v6_start_lo, self.v6_end_hi, self.v6_end_lo
-        if n6 and (
-            not np.all(_lex_le(sh, sl, eh, el)) or np.any(_lex_le(sh[1:], sl[1:], eh[:-1], el[:-1]))
-        ):
-            raise ValueError("ASN table: IPv6 ranges are not sorted and disjoint")
-        for name, idx, bound in (
-            ("v4_pair", self.v4_pair, npair),
-            ("v6_pair", self.v6_pair, npair),
-            ("pair_org", self.pair_org, norg),
-        ):
-            if len(idx) and int(idx.max()) >= bound:
-                raise ValueError(f"ASN table: {name} index out of range")
-
-    # ---- (de)serialization
-
-    def to_arrays(self) -> dict[str, npt.NDArray[Any]]:
-        """The file members (see the module docstring); raises ValueError on invalid tables."""
-        self.validate()
-        prev_next = np.zeros(len(self.v4_start), dtype=np.int64)
-        prev_next[1:] = self.v4_end[:-1].astype(np.int64) + 1
-        lengths = np.diff(self.org_offsets)
-        meta = dict(self.meta, format=FORMAT_VERSION)
-        return {
-            "meta": np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
-            "v4_gap": (self.v4_start.astype(np.int64) - prev_next).astype(np.uint32),
-            "v4_span": (self.v4_end - self.v4_start).astype(np.uint32),
-            "v4_pair": self.v4_pair.astype(np.uint32),
-            "v6_start_hi_delta": np.diff(self.v6_start_hi, prepend=np.uint64(0)).astype(np.uint64),
-            "v6_start_lo": self.v6_start_lo.astype(np.uint64),
-            "v6_span_hi": (self.v6_end_hi - self.v6_start_hi).astype(np.uint64),
-            "v6_end_lo": self.v6_end_lo.astype(np.uint64),
-            "v6_pair": self.v6_pair.astype(np.uint32),
-            "pair_asn_delta": np.diff(self.pair_asn, prepend=np.uint32(0)).astype(np.uint32),
-            "pair_org": self.pair_org.astype(np.uint32),
-            "org_blob": np.frombuffer(self.org_blob, dtype=np.uint8),
-            "org_len": lengths.astype(np.uint32),
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> AsnTables:
-        """Decode and validate file members; raises ValueError on anything malformed."""
-        try:
-            meta = json.loads(bytes(_member(arrays, "meta", np.uint8)).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"ASN table: unreadable meta ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-            found = meta.get("format") if isinstance(meta, dict) else None
-            raise ValueError(f"ASN table: format {found!r}, expected {FORMAT_VERSION}")
-
-        gap = _member(arrays, "v4_gap", np.uint32).astype(np.int64)
-        span = _member(arrays, "v4_span", np.uint32).astype(np.int64)
-        if len(gap) != len(span):
-            raise ValueError("ASN table: IPv4 columns differ in length")
-        end = np.cumsum(gap + span + 1) - 1
-        if len(end) and end[-1] > 0xFFFFFFFF:
-            raise ValueError("ASN table: IPv4 ranges run past 255.255.255.255")
-        start = end - span
-
-        start_hi = np.cumsum(_member(arrays, "v6_start_hi_delta", np.uint64), dtype=np.uint64)
-        span_hi = _member(arrays, "v6_span_hi", np.uint64)
-        if len(span_hi) != len(start_hi):
-            raise ValueError("ASN table: IPv6 columns differ in length")
-        lengths = _member(arrays, "org_len", np.uint32).astype(np.int64)
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-
-        tables = cls(
-            v4_start=_readonly(start.astype(np.uint32)),
-            v4_end=_readonly(end.astype(np.uint32)),
-            v4_pair=_readonly(_member(arrays, "v4_pair", np.uint32)),
-            v6_start_hi=_readonly(start_hi),
-            v6_start_lo=_readonly(_member(arrays, "v6_start_lo", np.uint64)),
-            v6_end_hi=_readonly(start_hi + span_hi),
-            v6_end_lo=_readonly(_member(arrays, "v6_end_lo", np.uint64)),
-            v6_pair=_readonly(_member(arrays, "v6_pair", np.uint32)),
-            pair_asn=_readonly(
-                np.cumsum(_member(arrays, "pair_asn_delta", np.uint32), dtype=np.uint32)
-            ),
-            pair_org=_readonly(_member(arrays, "pair_org", np.uint32)),
-            org_blob=bytes(_member(arrays, "org_blob", np.uint8)),
-            org_offsets=_readonly(offsets),
-            meta=meta,
-        )
-        tables.validate()
-        return tables
 
 
 # --------------------------------------------------------------------------- the index
