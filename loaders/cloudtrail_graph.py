@@ -4,7 +4,7 @@ Each event adds 1 to a tuple (principal, hour, API, source IP, user agent, bucke
 at flush, each distinct tuple expands into activity edges for the acting principal and its
 rollups (role, instance, account), which is where the per-event cost would otherwise be.
 Events that describe relationships (AssumeRole*, RunInstances, CreateBucket, ...) add their
-edges directly.
+edges directly (loaders/cloudtrail_relations.py).
 """
 
 from __future__ import annotations
@@ -13,101 +13,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from graph.batch import DeltaBuffer
 from graph.model import (
     ACCESSED_BUCKET,
-    ACCOUNT,
     AGENT,
     ANNOUNCED_BY,
     API,
     ASO,
-    ASSUMED_ROLE,
-    BELONGS_TO,
     BUCKET,
     CALLED,
-    CHAINED_TO,
-    ENI,
     GEO,
-    HAS_INTERFACE,
-    INSTANCE,
     IP,
-    LAUNCHED,
     LOCATED_IN,
-    ROLE,
-    SESSION,
-    STARTED_SESSION,
     USED_AGENT,
     USED_IP,
     VertexRef,
 )
 from loaders.cloudtrail import Cursor, Event, Item, RecordError
+from loaders.cloudtrail_relations import SPECIAL, decode_body, params_decoder, special
 from loaders.geo import GeoIndex, parse_source_ip
-from loaders.identity import Principal, resolve, role_name_of_session
+from loaders.identity import Principal, resolve
 from loaders.timeparse import MINUTE_CACHE, SECOND_TAILS, parse_time
 
-ASSUME_ROLE = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"})
-_NIC_EVENTS = frozenset({"CreateNetworkInterface", "AttachNetworkInterface"})
-_SPECIAL = ASSUME_ROLE | {"RunInstances", "ConsoleLogin"} | _NIC_EVENTS
 _PRINCIPAL_CACHE_LIMIT = 50_000
-
-
-class _Params(msgspec.Struct):
-    bucketName: str | None = None
-    roleArn: str | None = None
-    roleSessionName: str | None = None
-    networkInterfaceId: str | None = None  # AttachNetworkInterface
-    instanceId: str | None = None
-
-
-class _AssumedRoleUser(msgspec.Struct):
-    assumedRoleId: str | None = None
-    arn: str | None = None
-
-
-class _Nic(msgspec.Struct):
-    networkInterfaceId: str | None = None
-
-
-class _Nics(msgspec.Struct):
-    items: list[_Nic] = []
-
-
-class _Attachment(msgspec.Struct):
-    instanceId: str | None = None
-
-
-class _NetworkInterface(msgspec.Struct):
-    networkInterfaceId: str | None = None
-    vpcId: str | None = None
-    subnetId: str | None = None
-    ownerId: str | None = None
-    attachment: _Attachment | None = None
-
-
-class _Instance(msgspec.Struct):
-    instanceId: str | None = None
-    instanceType: str | None = None
-    imageId: str | None = None
-    vpcId: str | None = None
-    subnetId: str | None = None
-    networkInterfaceSet: _Nics | None = None
-
-
-class _Instances(msgspec.Struct):
-    items: list[_Instance] = []
-
-
-class _Response(msgspec.Struct):
-    assumedRoleUser: _AssumedRoleUser | None = None
-    instancesSet: _Instances | None = None
-    ConsoleLogin: str | None = None
-    networkInterface: _NetworkInterface | None = None  # CreateNetworkInterface
-
-
-_params = msgspec.json.Decoder(_Params | None, strict=False)
-_response = msgspec.json.Decoder(_Response | None, strict=False)
 
 
 class Principals:
@@ -198,10 +126,10 @@ class CloudTrailDeltas:
                 ok = not ev.errorCode
                 bucket = None
                 if source == "s3.amazonaws.com" and ev.requestParameters:
-                    params = _decode(_params, ev.requestParameters, "requestParameters")
+                    params = decode_body(params_decoder, ev.requestParameters, "requestParameters")
                     bucket = params.bucketName if params else None
-                if name in _SPECIAL:
-                    ok = self._special(ev, p, ts, ok)
+                if name in SPECIAL:
+                    ok = special(self.direct, ev, p, ts, ok)
                 elif ok and bucket and name in ("CreateBucket", "DeleteBucket"):
                     prop = "created" if name == "CreateBucket" else "deleted"
                     self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
@@ -226,131 +154,6 @@ class CloudTrailDeltas:
         self.events += loaded
         out.records, out.loaded, out.skipped = records, loaded, skipped
         return out
-
-    def _special(self, ev: Event, p: Principal, ts: int, ok: bool) -> bool:
-        resp = (
-            _decode(_response, ev.responseElements, "responseElements")
-            if ev.responseElements
-            else None
-        )
-        if ev.eventName == "ConsoleLogin":
-            return ok and not (resp and resp.ConsoleLogin == "Failure")
-        if not ok or resp is None:
-            return ok
-        if ev.eventName == "RunInstances" and resp.instancesSet:
-            self._instances(resp.instancesSet.items, p, ts, ev.awsRegion)
-        elif ev.eventName in _NIC_EVENTS:
-            self._interface(ev, resp, p, ts)
-        elif resp.assumedRoleUser and resp.assumedRoleUser.assumedRoleId:
-            params = _decode(_params, ev.requestParameters, "requestParameters")
-            self._assumed(resp.assumedRoleUser, params, p, ts, ev.eventName or "")
-        return ok
-
-    def _assumed(
-        self, user: _AssumedRoleUser, params: _Params | None, p: Principal, ts: int, how: str
-    ) -> None:
-        session_key = user.assumedRoleId or ""
-        role_pid, _, session_name = session_key.partition(":")
-        if not session_name:
-            return
-        role_arn = params.roleArn if params else None
-        role_account = _arn_account(role_arn) or _arn_account(user.arn)
-        role_name = role_arn.rsplit("/", 1)[-1] if role_arn else role_name_of_session(user.arn)
-        session, role = VertexRef(SESSION, session_key), VertexRef(ROLE, role_pid)
-        d = self.direct
-        d.vertex(
-            session,
-            ts,
-            ts,
-            {
-                "name": session_name,
-                "arn": user.arn,
-                "role_arn": role_arn,
-                "role_name": role_name,
-                "account": role_account,
-            },
-        )
-        d.vertex(role, ts, ts, {"name": role_name, "arn": role_arn, "account": role_account})
-        d.edge(ASSUMED_ROLE, session, role, ts, (1,))
-        if role_account:
-            acct = VertexRef(ACCOUNT, role_account)
-            d.edge(BELONGS_TO, session, acct, ts, (1,))
-            d.edge(BELONGS_TO, role, acct, ts, (1,))
-        caller = p.leaf or (VertexRef(ACCOUNT, p.account) if p.account else None)
-        if caller is not None and caller != session:
-            label = CHAINED_TO if caller.label == SESSION else STARTED_SESSION
-            d.edge(label, caller, session, ts, (1,), qualifier=how)
-
-    def _instances(self, items: list[_Instance], p: Principal, ts: int, region: str | None) -> None:
-        d = self.direct
-        for item in items:
-            if not item.instanceId:
-                continue
-            inst = VertexRef(INSTANCE, item.instanceId)
-            account = p.account
-            arn = (
-                f"arn:aws:ec2:{region}:{account}:instance/{item.instanceId}"
-                if region and account
-                else None
-            )
-            d.vertex(
-                inst,
-                ts,
-                ts,
-                {
-                    "arn": arn,
-                    "account": account,
-                    "region": region,
-                    "instance_type": item.instanceType,
-                    "image_id": item.imageId,
-                    "vpc_id": item.vpcId,
-                    "subnet_id": item.subnetId,
-                },
-            )
-            if p.leaf is not None:
-                d.edge(LAUNCHED, p.leaf, inst, ts, (1,))
-            if account:
-                d.edge(BELONGS_TO, inst, VertexRef(ACCOUNT, account), ts, (1,))
-            nics = item.networkInterfaceSet.items if item.networkInterfaceSet else []
-            for nic in nics:
-                if nic.networkInterfaceId:
-                    eni = VertexRef("NetworkInterface", nic.networkInterfaceId)
-                    d.vertex(
-                        eni,
-                        ts,
-                        ts,
-                        {
-                            "account": account,
-                            "vpc_id": item.vpcId,
-                            "subnet_id": item.subnetId,
-                            "region": region,
-                        },
-                    )
-                    d.edge(HAS_INTERFACE, inst, eni, ts, (1,))
-
-    def _interface(self, ev: Event, resp: _Response, p: Principal, ts: int) -> None:
-        """CreateNetworkInterface (the interface, attached if the response says so) and
-        AttachNetworkInterface (instance and interface from the request): for VPC flows."""
-        nic = resp.networkInterface
-        params = (
-            _decode(_params, ev.requestParameters, "requestParameters") if nic is None else None
-        )
-        eni_id = nic.networkInterfaceId if nic else params.networkInterfaceId if params else None
-        if not eni_id:
-            return
-        account = (nic.ownerId if nic else None) or p.account
-        props: dict[str, Any] = {"account": account, "region": ev.awsRegion}
-        if nic:
-            props |= {"vpc_id": nic.vpcId, "subnet_id": nic.subnetId}
-        eni = VertexRef(ENI, eni_id)
-        d = self.direct
-        d.vertex(eni, ts, ts, props)
-        if account:
-            d.edge(BELONGS_TO, eni, VertexRef(ACCOUNT, account), ts, (1,))
-        attached = nic.attachment if nic else None
-        instance = attached.instanceId if attached else params.instanceId if params else None
-        if instance:
-            d.edge(HAS_INTERFACE, VertexRef(INSTANCE, instance), eni, ts, (1,))
 
     def absorb(self, other: CloudTrailDeltas) -> None:
         mine = self.tuples
@@ -518,21 +321,3 @@ class _IpRefs:
             aso = VertexRef(ASO, f"AS{info.asn}")
             out.vertex(aso, first, last, {"asn": info.asn, "organization": info.aso})
             out.edge(ANNOUNCED_BY, ip, aso, first, (n,), "", last)
-
-
-_json_string = msgspec.json.Decoder(str)
-
-
-def _arn_account(arn: str | None) -> str | None:
-    parts = arn.split(":") if arn else []
-    return parts[4] or None if len(parts) >= 6 else None
-
-
-def _decode(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, field: str) -> Any:
-    data = bytes(raw)
-    try:
-        if data[:1] == b'"':  # log pipelines sometimes store the body as a JSON string
-            data = _json_string.decode(data).encode()
-        return decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as e:
-        raise ValueError(f"{field}: {e}") from None
