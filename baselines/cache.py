@@ -84,6 +84,15 @@ class BaselineCache:
             self._hits += 1
             return item[1]
 
+    def peek(self, key: CacheKey) -> object | None:
+        """The cached value of `key` if there is a fresh one, without counting a hit or a miss
+        or refreshing its place (for readers that can do without it)."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or self._clock() - item[0] > self.ttl:
+                return None
+            return item[1]
+
     def put(self, key: CacheKey, value: object) -> None:
         with self._lock:
             self._items[key] = (self._clock(), value)

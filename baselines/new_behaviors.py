@@ -128,6 +128,7 @@ def _seen(
         start=window[0],
         end=window[1],
         others=[VertexRef(label, k) for k in keys],
+        counts=False,
     )
     return {n.ref.key for n in rows.get(who, [])}
 
@@ -139,7 +140,12 @@ def _first_use(
     if not items:
         return
     rows = store.neighbours(
-        graph, [who], edge, direction=Direction.OUT, others=[VertexRef(label, k) for k in items]
+        graph,
+        [who],
+        edge,
+        direction=Direction.OUT,
+        others=[VertexRef(label, k) for k in items],
+        counts=False,
     )
     for n in rows.get(who, []):
         use = items.get(n.ref.key)
@@ -160,7 +166,9 @@ class _Places:
         if not todo:
             return
         for edge in (LOCATED_IN, ANNOUNCED_BY):
-            found = self.store.neighbours(self.graph, todo, edge, direction=Direction.OUT)
+            found = self.store.neighbours(
+                self.graph, todo, edge, direction=Direction.OUT, counts=False
+            )
             for ip in todo:
                 self.of.setdefault(ip.key, []).extend(n.ref for n in found.get(ip, []))
 
@@ -180,7 +188,7 @@ def _account_of(
     account = props.get("account")
     if isinstance(account, str) and account:
         return VertexRef(ACCOUNT, account)
-    rows = store.neighbours(graph, [entity], BELONGS_TO, direction=Direction.OUT)
+    rows = store.neighbours(graph, [entity], BELONGS_TO, direction=Direction.OUT, counts=False)
     accounts = [n.ref for n in rows.get(entity, []) if n.ref.label == ACCOUNT]
     return accounts[0] if len(accounts) == 1 else None
 
@@ -204,9 +212,15 @@ def new_behaviors(
         return NewBehaviors(principal, start, end, b0, (), (), (), (), notice)
     scope, baseline = (start, end), (b0, start)
 
-    def used(edge: str, window: tuple[int, int]) -> list[Neighbour]:
+    def used(edge: str, window: tuple[int, int], counts: bool = True) -> list[Neighbour]:
         rows = store.neighbours(
-            graph, [principal], edge, direction=Direction.OUT, start=window[0], end=window[1]
+            graph,
+            [principal],
+            edge,
+            direction=Direction.OUT,
+            start=window[0],
+            end=window[1],
+            counts=counts,
         )
         return rows.get(principal, [])
 
@@ -220,7 +234,7 @@ def new_behaviors(
         _first_use(store, graph, principal, edge, label, items)
 
     # geolocations and ASOs from the addresses used in the scope and in the baseline window
-    scope_ips, baseline_ips = used(USED_IP, scope), used(USED_IP, baseline)
+    scope_ips, baseline_ips = used(USED_IP, scope), used(USED_IP, baseline, counts=False)
     places = _Places(store, graph)
     places.read(n.ref for n in (*scope_ips, *baseline_ips))
     before = {n.ref.key for n in baseline_ips}
@@ -241,8 +255,9 @@ def new_behaviors(
             account_seen[kind] = _seen(store, graph, account, edge, label, sorted(items), baseline)
         if geos or asos:
             rows = store.neighbours(
-                graph, [account], USED_IP, direction=Direction.OUT, start=b0, end=start
-            ).get(account, [])
+                graph, [account], USED_IP, direction=Direction.OUT, start=b0, end=start,
+                counts=False,
+            ).get(account, [])  # fmt: skip
             places.read(n.ref for n in rows)
             account_ips = {n.ref.key for n in rows}
             account_seen[GEOLOCATION] = places.keys(account_ips, GEO)

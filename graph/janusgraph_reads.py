@@ -156,6 +156,7 @@ class JanusGraphReads:
         end: int | None = None,
         other_labels: frozenset[str] | None = None,
         others: Sequence[VertexRef] | None = None,
+        counts: bool = True,
     ) -> dict[VertexRef, list[Neighbour]]:
         in_range(start, end)
         self._check_graph(graph)
@@ -186,14 +187,20 @@ class JanusGraphReads:
                     acc[i] += h[c]
         for r in rows:
             if sums is None:
-                counts = tuple(r[c] for c in COUNTERS[:n])
+                summed = tuple(r[c] for c in COUNTERS[:n])
             else:
                 got = sums.get((r["near"], r["ol"], r["ok"], r["q"]))
                 if got is None:
                     continue
-                counts = tuple(got[:n])
+                summed = tuple(got[:n])
             out[ids[r["near"]]].append(
-                Neighbour(VertexRef(r["ol"], r["ok"]), r["q"], r["first"], r["last"], counts)
+                Neighbour(
+                    VertexRef(r["ol"], r["ok"]),
+                    r["q"],
+                    r["first"],
+                    r["last"],
+                    summed if counts else (),
+                )
             )
         for items in out.values():
             items.sort(key=lambda nb: (nb.ref.label, nb.ref.key, nb.qualifier))

@@ -7,7 +7,8 @@ maps onto a single Gremlin traversal as well as onto SQL:
 - `vertices`: entity lookup by (label, key), many at once;
 - `search`: by key or any search term (name, ARN, ...): prefix match, or `*` wildcards; exact case;
 - `neighbours`: the edges of one label around many vertices, with counters summed over an hour
-  range and each edge's first/last observed (what new-behavior queries need);
+  range (or, cheaper, without them) and each edge's first/last observed (what new-behavior
+  queries need);
 - `series`: hourly counters of one relationship summed over neighbours, for many vertices.
 
 Membership (graph.membership) is kept beside the graph: member records, ingested volume per
@@ -193,9 +194,13 @@ class GraphStore(Protocol):
         end: int | None = None,
         other_labels: frozenset[str] | None = None,
         others: Sequence[VertexRef] | None = None,
+        counts: bool = True,
     ) -> dict[VertexRef, list[Neighbour]]:
         """Edges of `edge_label` around each ref. With a range, only edges with counts in it,
-        counts summed over it. `other_labels`/`others` restrict the vertex at the other end."""
+        counts summed over it. `other_labels`/`others` restrict the vertex at the other end.
+        `counts=False`: the same edges, without their counts (each `counts` is `()`), for
+        callers that need only which edges there are and their first/last observed; a backend
+        may then skip the summing (the embedded store checks one hour per edge instead)."""
         ...
 
     def series(

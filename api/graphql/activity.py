@@ -206,7 +206,13 @@ class ApiCallVolume:
             for s in self.data.by_source_ip
         ]
 
-    @strawberry.field(description="By caller, most successful calls first.")
+    @strawberry.field(
+        description="By caller, most successful calls first: a role's sessions, an instance's "
+        "instance-profile sessions, an account's users, roles and federated users (as "
+        "Detective's account profile lists the users and roles that made the calls; calls of "
+        "AWS services, principals shared by every account, count in the account's totals "
+        "and by source IP, not here); a user, a session or a federated user itself."
+    )
     def by_caller(self) -> list[CallerCalls]:
         return [
             CallerCalls(calls=c.calls, ref=c.ref, graph_arn=self.graph_arn)

@@ -7,7 +7,8 @@ panels and entity types asked for, not on how many entities or rows it holds. Lo
 per request (never shared): their cache must not outlive the request.
 
 Baselines are the exception: their results are immutable and cached per process in a
-`BaselineCache` (one per app, passed in), keyed by entity, scope and the entity's observed span.
+`BaselineCache` (one per app, passed in), keyed by entity, scope and the entity's observed span;
+so are the API call volume and new-behavior panels (shared between requests: read-only).
 Their loaders read the store itself and only run when a response asks for a baseline value:
 hourly bounds cost a fixed number of store calls per batch (one entity or a search page), the
 per-method bounds and increased volume four per principal (baselines.volume).
@@ -25,7 +26,8 @@ from strawberry.dataloader import DataLoader
 from api.services import activity, behaviors, entities, findings, flows, interactions
 from api.services.reads import CachedReads, GraphReads
 from api.services.scope import Scope
-from baselines.cache import BaselineCache
+from baselines.cache import BaselineCache, CacheKey
+from baselines.config import DEFAULT_CONFIG
 from graph.model import VertexRef
 from graph.store import GraphStore, Vertex
 
@@ -116,12 +118,57 @@ class Loaders:
 
             return batch
 
+        def kept(kind: str, batch: Batch) -> Batch:
+            """`batch` with its results kept in the BaselineCache per entity and scope, under
+            the entity's observed span like every baseline (new activity of the entity misses
+            it; see baselines.cache): the panels over weeks of an account's activity sum
+            hundreds of thousands of hourly rows, which a profile asked for again (an analyst
+            coming back to it, a frontend refetching it) need not sum again."""
+            if cache is None:
+                return batch
+
+            def run(
+                graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+            ) -> dict[VertexRef, Any]:
+                scope = o[0]
+                if not isinstance(scope, Scope):
+                    return batch(graph, refs, o)
+                found = store.vertices(graph, refs)
+                keys = {
+                    ref: CacheKey(backend.uri, graph, kind, ref, scope.start, scope.end,
+                                  DEFAULT_CONFIG, (v.first, v.last))
+                    for ref, v in found.items()
+                }  # fmt: skip
+                out: dict[VertexRef, Any] = {}
+                todo: list[VertexRef] = []
+                for ref in refs:
+                    hit = cache.get(keys[ref]) if ref in keys else None
+                    if hit is None:
+                        todo.append(ref)
+                    else:
+                        out[ref] = hit
+                if todo:
+                    got = batch(graph, todo, o)
+                    out.update(got)
+                    for ref in todo:
+                        if ref in keys and ref in got:
+                            cache.put(keys[ref], got[ref])
+                return out
+
+            return run
+
         self.vertex = _loader(vertices, None)
         self.api_call_baseline = _loader(baselines(activity.api_call_baselines), None)
         self.api_call_hourly = _loader(baselines(activity.api_call_hourly_baselines), None)
         self.vpc_flow_baseline = _loader(baselines(flows.vpc_flow_baselines), None)
-        self.api_call_volume = _loader(scoped(activity.api_call_volume), None)
-        self.new_behaviors = _loader(scoped(behaviors.new_behaviors), None)
+        # the volume panel takes a principal's hourly calls from its cached baseline, if any
+        self.api_call_volume = _loader(
+            kept("panel-api-volume", baselines(activity.api_call_volume)), None
+        )
+        # which items are new is a baseline (45 days of history): cached like the others
+        self.new_behaviors = _loader(
+            kept("panel-new-behaviors", baselines(behaviors.new_behaviors)), None
+        )
         self.resource_interaction = _loader(scoped(interactions.resource_interaction), None)
         self.vpc_flow_volume = _loader(scoped(flows.vpc_flow_volume), None)
         self.involved_findings = _loader(involved, [])

@@ -26,7 +26,9 @@ from graph import model
 class FlowActivity(Entity):
     @strawberry.field(
         description="Overall VPC flow volume in the scope (default: the last 24 hours): hourly "
-        "bytes in and out, and one row per peer, protocol, ports, direction and action."
+        "bytes in and out, and one row per peer, protocol, ports, direction and action. An "
+        "instance's traffic is its network interfaces', each counted only from the hour it was "
+        "first seen attached to the instance until it was seen on another instance."
     )
     async def vpc_flow_volume(self, info: Info, scope: ScopeInput | None = None) -> VpcFlowVolume:
         data = await load(

@@ -4,7 +4,11 @@ For a principal the calls are its own CALLED edges (a role's, an instance's and 
 the loader's rollups of their sessions and principals). Drill-downs: by API method (with the
 source IPs of each), by source IP (with the methods of each) and by caller: a role's sessions, an
 instance's instance-profile sessions, an account's users, roles and federated users; a user, a
-session or a federated user is its own only caller.
+session or a federated user is its own only caller. An account's callers are the ones Detective
+lists ("the users or roles that made the calls"): calls of AWS services (AwsService principals,
+one vertex per service shared by every account, with no edge to the accounts it acted in) and
+calls without a principal are in the account's totals and by-method and by-source-IP rows, but
+no caller row stands for them.
 
 For an IP address, a user agent or an S3 bucket the calls are those of the principals that used
 it, counted once per acting principal (never again for their rollups).
@@ -208,22 +212,72 @@ def _volume(scope: Scope, hourly: list[tuple[int, tuple[int, ...]]]) -> ApiCallV
     return ApiCallVolume(scope, total, buckets, [], [], [])
 
 
+def _cached_hours(
+    store: GraphReads, graph: str, refs: list[VertexRef], scope: Scope, cache: BaselineCache | None
+) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
+    """The hourly calls of the principals whose API call baseline for this scope is cached
+    (its buckets hold the scope's observed calls, read from the same store at the same data
+    version): the panel then need not read them again."""
+    uri = getattr(store, "uri", None)
+    if cache is None or uri is None or not refs:
+        return {}
+    found = vertices(store, graph, refs)
+    out: dict[VertexRef, list[tuple[int, tuple[int, ...]]]] = {}
+    for ref in refs:
+        v = found.get(ref)
+        if v is None:
+            continue
+        version = (v.first, v.last)
+        for kind in ("api", "api-hourly"):
+            key = CacheKey(uri, graph, kind, ref, scope.start, scope.end, DEFAULT_CONFIG, version)
+            hit = cache.peek(key)
+            if isinstance(hit, ApiCallBaseline | HourlyBaseline):
+                out[ref] = [(b.start, (b.success, b.failed)) for b in hit.buckets]
+                break
+    return out
+
+
 def _principal_volumes(
-    store: GraphReads, graph: str, refs: list[VertexRef], scope: Scope
+    store: GraphReads,
+    graph: str,
+    refs: list[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     span = (scope.start, scope.end)
     edges = neighbours(store, graph, refs, CALLED, Direction.OUT, span=span)
     callers = _callers(store, graph, refs, span)
-    # one series for every principal and caller. A role's or an instance's calls are exactly
-    # its sessions' (the loader writes them as their sum), so theirs are not read twice; an
-    # account's callers leave out AWS services and calls without a principal, so its own are.
-    own = [r for r in refs if r.label not in SUMMED]
-    wanted = own + [c for ref, cs in callers.items() for c in cs if c != ref]
-    hourly = series(store, graph, wanted, CALLED, Direction.OUT, span=span)
+    known = _cached_hours(store, graph, refs, scope, cache)
+    # one series for every principal and the callers whose hours make up a rollup. A role's or
+    # an instance's calls are exactly its sessions' (the loader writes them as their sum), so
+    # theirs are not read twice; an account's callers leave out AWS services and calls without
+    # a principal, so its own are. Of the other callers only their totals are needed: their
+    # edges' sums (summing in SQLite per edge is far cheaper than per hour, for an account's
+    # users and roles over weeks). Hours a cached baseline holds are not read again.
+    own = [r for r in refs if r.label not in SUMMED and r not in known]
+    summed = [
+        c
+        for ref, cs in callers.items()
+        if ref.label in SUMMED and ref not in known
+        for c in cs
+        if c != ref
+    ]
+    hourly = series(store, graph, own + summed, CALLED, Direction.OUT, span=span)
+    hourly.update(known)
+    totals: dict[VertexRef, Calls] = {}
+    for c in summed:
+        calls = totals.setdefault(c, Calls())
+        for _hour, counts in hourly.get(c, []):
+            calls.add(counts[0], counts[1])
+    rest = [c for cs in callers.values() for c in cs if c not in totals and c not in hourly]
+    for c, found in neighbours(store, graph, rest, CALLED, Direction.OUT, span=span).items():
+        calls = totals.setdefault(c, Calls())
+        for n in found:
+            calls.add(n.counts[0], n.counts[1])
     out = {}
     for ref in refs:
         mine = callers.get(ref, [])
-        if ref.label in SUMMED:
+        if ref.label in SUMMED and ref not in known:
             sums: dict[int, list[int]] = {}
             for c in mine:
                 for hour, counts in hourly.get(c, []):
@@ -238,11 +292,16 @@ def _principal_volumes(
         v = out[ref] = _volume(scope, rows)
         v.by_method, v.by_source_ip = _breakdown(edges.get(ref, []))
         for c in mine:
-            calls = Calls()
-            for _hour, counts in hourly.get(c, []):
-                calls.add(counts[0], counts[1])
+            summed_calls = totals.get(c)
+            if summed_calls is None:  # its own series: itself (a user, a session, ...)
+                calls = Calls()
+                for _hour, counts in hourly.get(c, []):
+                    calls.add(counts[0], counts[1])
+            else:
+                calls = summed_calls
             if calls.total:
-                v.by_caller.append(CallerCalls(c, calls))
+                # a copy: a caller shared by two profiles of one request gets its own row
+                v.by_caller.append(CallerCalls(c, Calls(calls.success, calls.failed)))
         v.by_caller.sort(key=lambda c: _rank(c.calls, c.ref.key))
     return out
 
@@ -286,17 +345,25 @@ def _object_volumes(
 
 
 def api_call_volume(
-    *, store: GraphReads, graph: str, refs: Sequence[VertexRef], scope: Scope
+    *,
+    store: GraphReads,
+    graph: str,
+    refs: Sequence[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     """The API call volume panel of each entity (principals, IP addresses, user agents and
-    buckets; other labels are skipped)."""
+    buckets; other labels are skipped). With a `cache` (and a store with a `uri`), a
+    principal's hourly calls come from its cached API call baseline for the scope, if any."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     objects = [r for r in dict.fromkeys(refs) if r.label in OBJECT_EDGES]
-    out = _principal_volumes(store, graph, principals, scope) if principals else {}
+    out = _principal_volumes(store, graph, principals, scope, cache) if principals else {}
     if objects:
         out.update(_object_volumes(store, graph, objects, scope))
     callers = [c.ref for v in out.values() for c in v.by_caller]
-    found = vertices(store, graph, callers)
+    # with the principals: the same read as `_cached_hours`' when every caller is one of them
+    # (a page of sessions), a single store call either way
+    found = vertices(store, graph, [*principals, *callers] if callers else [])
     for v in out.values():
         v.vertices = found
         for c in v.by_caller:

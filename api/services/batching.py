@@ -24,6 +24,7 @@ def neighbours(
     span: tuple[int, int] | None = None,
     other_labels: frozenset[str] | None = None,
     others: Sequence[VertexRef] | None = None,
+    counts: bool = True,
 ) -> dict[VertexRef, list[Neighbour]]:
     """`store.neighbours` over the distinct `refs` (every ref present in the result)."""
     wanted = list(dict.fromkeys(refs))
@@ -39,6 +40,7 @@ def neighbours(
         end=end,
         other_labels=other_labels,
         others=others,
+        counts=counts,
     )
     return {r: got.get(r, []) for r in wanted}
 

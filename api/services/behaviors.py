@@ -28,6 +28,7 @@ from api.services.batching import neighbours, vertices
 from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines import new_behaviors as found_new
+from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.window import TrainingNotice
 from graph.model import CALLED, PRINCIPALS, USED_AGENT, USED_IP, VertexRef
@@ -131,6 +132,37 @@ def _mark(items: Items, new: tuple[found_new.NewBehavior, ...]) -> None:
             b.organization = nb.name
 
 
+def _found_new(
+    store: GraphReads,
+    graph: str,
+    ref: VertexRef,
+    scope: Scope,
+    cache: BaselineCache | None,
+    config: BaselineConfig,
+    vertex: Vertex | None,
+) -> found_new.NewBehaviors:
+    """`baselines.new_behaviors.new_behaviors` of one principal, cached per entity and scope
+    (and the entity's observed span, like every baseline) when a cache is given."""
+
+    def compute() -> found_new.NewBehaviors:
+        # the baselines package reads only what the store contract's read half offers
+        return found_new.new_behaviors(
+            store=cast(GraphStore, store),
+            graph=graph,
+            principal=ref,
+            start=scope.start,
+            end=scope.end,
+            config=config,
+        )
+
+    uri = getattr(store, "uri", None)
+    if cache is None or uri is None:
+        return compute()
+    version = None if vertex is None else (vertex.first, vertex.last)
+    key = CacheKey(uri, graph, "new-behaviors", ref, scope.start, scope.end, config, version)
+    return cache.get_or_compute(key, compute, found_new.NewBehaviors)
+
+
 def new_behaviors(
     *,
     store: GraphReads,
@@ -138,8 +170,10 @@ def new_behaviors(
     refs: Sequence[VertexRef],
     scope: Scope,
     config: BaselineConfig = DEFAULT_CONFIG,
+    cache: BaselineCache | None = None,
 ) -> dict[VertexRef, NewBehaviors]:
-    """The new-behavior panels of each principal (other labels are skipped)."""
+    """The new-behavior panels of each principal (other labels are skipped). Which items are
+    new is cached in `cache` (if given and the store has a `uri`), like the baselines."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     if not principals:
         return {}
@@ -157,17 +191,10 @@ def new_behaviors(
         ).items()
     }
     places = _places(store, graph, principals, scope)
+    known = vertices(store, graph, principals) if cache is not None else {}
     out = {}
     for ref in principals:
-        # the baselines package reads only what the store contract's read half offers
-        new = found_new.new_behaviors(
-            store=cast(GraphStore, store),
-            graph=graph,
-            principal=ref,
-            start=scope.start,
-            end=scope.end,
-            config=config,
-        )
+        new = _found_new(store, graph, ref, scope, cache, config, known.get(ref))
         mine = (apis.get(ref, {}), agents.get(ref, {}), *places.get(ref, ({}, {})))
         for items, found in zip(
             mine, (new.api_calls, new.user_agents, new.geolocations, new.asos), strict=True

@@ -1,9 +1,12 @@
 """Overall VPC flow volume of an EC2 instance or an IP address: hourly bytes and activity rows.
 
-An instance's traffic is the FLOW edges of its network interfaces (loaders/vpcflow_graph.py:
-the instance's own FLOW edges are a subset of those and are read only for an instance whose
-interfaces the graph does not know). An address's traffic is the FLOW edges that reach it from
-interfaces, each row naming the interface and its instance.
+An instance's traffic is the FLOW edges of its network interfaces in the hours they were attached
+to it (loaders/vpcflow_graph.py: the instance's own FLOW edges are a subset of those and are read
+only for an instance whose interfaces the graph does not know). An interface counts from the hour
+a HAS_INTERFACE edge first saw it on the instance until the hour it was first seen on another
+instance after that (`_attachments`). The hourly baseline (`baselines.volume.vpc_flow_baseline`)
+still fits all the traffic of every interface the instance ever had. An address's traffic is the
+FLOW edges that reach it from interfaces, each row naming the interface and its instance.
 
 In and out are from the profiled entity's side: bytes into an instance are bytes out of the
 remote address, so on an IP address profile directions are turned around. Rows are one per
@@ -120,19 +123,61 @@ def _volume(
     return VpcFlowVolume(scope, totals, list(hours.values()), ordered)
 
 
+Window = tuple[int, int]  # [start, end) hours
+
+
+def _attachments(
+    store: GraphReads, graph: str, instances: list[VertexRef], scope: Scope
+) -> dict[VertexRef, list[tuple[VertexRef, Window]]]:
+    """Whose FLOW edges stand for each instance, and in which hours of the scope: each of its
+    interfaces from the hour the graph first saw it attached to the instance (HAS_INTERFACE:
+    RunInstances, CreateNetworkInterface, AttachNetworkInterface, or flow records naming the
+    instance) until the hour it first saw the interface attached to another instance after
+    that; an instance without known interfaces stands for itself (its own FLOW edges).
+
+    The graph records when an attachment was seen, not when it ended (no DetachNetworkInterface
+    edge): an interface is taken to stay attached until it is seen on another instance, and
+    moving back and forth between instances counts from the first sighting on each. Two
+    store calls, whatever the number of instances and interfaces."""
+    nics = neighbours(store, graph, instances, HAS_INTERFACE, Direction.OUT, counts=False)
+    interfaces = {n.ref for rows in nics.values() for n in rows}
+    seen_on = neighbours(store, graph, interfaces, HAS_INTERFACE, Direction.IN, counts=False)
+    out: dict[VertexRef, list[tuple[VertexRef, Window]]] = {}
+    for ref in instances:
+        windows: list[tuple[VertexRef, Window]] = []
+        for n in nics.get(ref, []):
+            since = n.first - n.first % HOUR
+            others = [o.first - o.first % HOUR for o in seen_on.get(n.ref, []) if o.ref != ref]
+            until = min((h for h in others if h > since), default=scope.end)
+            window = (max(scope.start, since), min(scope.end, until))
+            if window[0] < window[1]:
+                windows.append((n.ref, window))
+        out[ref] = windows if nics.get(ref) else [(ref, (scope.start, scope.end))]
+    return out
+
+
 def vpc_flow_volume(
     *, store: GraphReads, graph: str, refs: Sequence[VertexRef], scope: Scope
 ) -> dict[VertexRef, VpcFlowVolume]:
-    """The VPC flow volume panel of each instance and IP address (other labels are skipped)."""
+    """The VPC flow volume panel of each instance and IP address (other labels are skipped).
+    An instance's interfaces count only in the hours they were attached to it
+    (`_attachments`)."""
     span = (scope.start, scope.end)
     groups = by_label(refs)
     instances, addresses = groups.get(INSTANCE, []), groups.get(IP, [])
-    nics = neighbours(store, graph, instances, HAS_INTERFACE, Direction.OUT)
-    # whose FLOW edges stand for each instance: its interfaces, else its own
-    sources = {r: [n.ref for n in nics.get(r, [])] or [r] for r in instances}
-    flow_refs = [s for ss in sources.values() for s in ss]
+    sources = _attachments(store, graph, instances, scope)
+    flow_refs = list(dict.fromkeys(s for ss in sources.values() for s, _ in ss))
     hourly = series(store, graph, flow_refs, FLOW, Direction.OUT, span=span)
-    edges = neighbours(store, graph, flow_refs, FLOW, Direction.OUT, span=span)
+    # rows: the FLOW edges summed over each source's window, one read per distinct window
+    # (one for the whole scope when every interface was attached all along)
+    by_window: dict[Window, list[VertexRef]] = {}
+    for ss in sources.values():
+        for s, window in ss:
+            by_window.setdefault(window, []).append(s)
+    edges: dict[tuple[VertexRef, Window], list[Neighbour]] = {}
+    for window, group in by_window.items():
+        for s, found in neighbours(store, graph, group, FLOW, Direction.OUT, span=window).items():
+            edges[(s, window)] = found
     ip_hourly = series(
         store, graph, addresses, FLOW, Direction.IN, span=span, other_labels=frozenset({ENI})
     )
@@ -146,13 +191,15 @@ def vpc_flow_volume(
     out = {}
     for ref in instances:
         merged: dict[int, list[int]] = {}
-        for s in sources[ref]:
+        for s, (since, until) in sources[ref]:
             for hour, counts in hourly.get(s, []):
+                if not since <= hour < until:
+                    continue
                 acc = merged.setdefault(hour, [0, 0, 0, 0])
                 for i in range(4):
                     acc[i] += counts[i]
         own: list[tuple[Neighbour, str | None]] = [
-            (n, None) for s in sources[ref] for n in edges.get(s, [])
+            (n, None) for s, window in sources[ref] for n in edges.get((s, window), [])
         ]
         out[ref] = _volume(scope, [(h, tuple(c)) for h, c in merged.items()], own, False)
     for ref in addresses:

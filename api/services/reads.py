@@ -1,9 +1,9 @@
 """The store reads the services use, and a per-request cache of them.
 
 Profile panels overlap in what they read: the API call volume and the new-behavior panels both
-need a principal's API calls in the scope. `CachedReads` makes each distinct `neighbours` or
-`series` call once per request, even when two panels ask for it at the same moment from two
-worker threads (the second waits for the first's answer).
+need a principal's API calls in the scope. `CachedReads` makes each distinct `vertices`,
+`neighbours` or `series` call once per request, even when two panels ask for it at the same
+moment from two worker threads (the second waits for the first's answer).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class GraphReads(Protocol):
         end: int | None = None,
         other_labels: frozenset[str] | None = None,
         others: Sequence[VertexRef] | None = None,
+        counts: bool = True,
     ) -> dict[VertexRef, list[Neighbour]]: ...
 
     def series(
@@ -57,7 +58,8 @@ class GraphReads(Protocol):
 
 
 class CachedReads:
-    """A request's view of the store: neighbours and series memoized, the rest passed on.
+    """A request's view of the store: vertices, neighbours and series memoized, the rest passed
+    on.
 
     Results are shared between callers: treat them as read-only."""
 
@@ -86,7 +88,9 @@ class CachedReads:
         return self.store.list_graphs()
 
     def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]:
-        return self.store.vertices(graph, refs)
+        # panels and baselines of one principal each look it up: one read per request
+        key = ("vertices", graph, frozenset(refs))  # a dict: the order does not matter
+        return self._once(key, self.store.vertices, graph, refs)  # type: ignore[no-any-return]
 
     def search(
         self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
@@ -104,9 +108,10 @@ class CachedReads:
         end: int | None = None,
         other_labels: frozenset[str] | None = None,
         others: Sequence[VertexRef] | None = None,
+        counts: bool = True,
     ) -> dict[VertexRef, list[Neighbour]]:
         key = ("neighbours", graph, tuple(refs), edge_label, direction, start, end,
-               other_labels, None if others is None else tuple(others))  # fmt: skip
+               other_labels, None if others is None else tuple(others), counts)  # fmt: skip
         return self._once(  # type: ignore[no-any-return]
             key,
             self.store.neighbours,
@@ -118,6 +123,7 @@ class CachedReads:
             end=end,
             other_labels=other_labels,
             others=others,
+            counts=counts,
         )
 
     def series(

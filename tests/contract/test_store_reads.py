@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from graph.model import (
     USER,
     VertexRef,
 )
-from graph.store import Direction, GraphStore
+from graph.store import Direction, GraphStore, Neighbour
 from tests.conftest import GRAPH
 from tests.contract.test_store_writes import ALICE, BOB, GET, IP1, LIST, H, write
 
@@ -122,6 +123,29 @@ def test_neighbours_inbound_with_label_and_vertex_filters(loaded: GraphStore) ->
     assert [n.counts for n in just_bob[IP2]] == [(10, 0)]
     sessions = loaded.neighbours(GRAPH, [ROLE_R], ASSUMED_ROLE, direction=Direction.IN)[ROLE_R]
     assert [(n.ref, n.counts) for n in sessions] == [(S1, (4,)), (S2, (1,))]
+
+
+def test_neighbours_without_counts_are_the_same_edges(loaded: GraphStore) -> None:
+    """counts=False: the edges a read with counts finds (same order, first/last), counts ()."""
+    cases: list[dict[str, Any]] = [
+        {"refs": [ALICE, BOB], "edge_label": CALLED, "direction": Direction.OUT},
+        {"refs": [ALICE], "edge_label": CALLED, "direction": Direction.OUT,
+         "start": H + DAY, "end": H + 2 * DAY},
+        {"refs": [ALICE], "edge_label": CALLED, "direction": Direction.OUT,
+         "start": H + 3600, "end": H + DAY},  # an empty range
+        {"refs": [IP2], "edge_label": USED_IP, "direction": Direction.IN,
+         "other_labels": frozenset({USER})},
+        {"refs": [IP2], "edge_label": USED_IP, "direction": Direction.IN, "others": [BOB],
+         "start": H, "end": H + DAY},
+    ]  # fmt: skip
+    for case in cases:
+        refs, label = case.pop("refs"), case.pop("edge_label")
+        full = loaded.neighbours(GRAPH, refs, label, **case)
+        bare = loaded.neighbours(GRAPH, refs, label, counts=False, **case)
+        assert bare == {
+            r: [Neighbour(n.ref, n.qualifier, n.first, n.last, ()) for n in rows]
+            for r, rows in full.items()
+        }
 
 
 def test_neighbours_of_unknown_vertices_are_absent(loaded: GraphStore) -> None:

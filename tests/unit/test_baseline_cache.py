@@ -112,3 +112,16 @@ def test_bad_scopes(start: int, end: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_scope(start, end)
     check_scope(SCOPE, SCOPE + 366 * DAY)
+
+
+def test_peek_neither_counts_nor_refreshes_and_expires() -> None:
+    clock = Clock()
+    cache = BaselineCache(2, ttl_seconds=10, clock=clock)
+    cache.put(key(1), "one")
+    cache.put(key(2), "two")
+    assert cache.peek(key(1)) == "one" and cache.peek(key(3)) is None
+    assert (cache.stats.hits, cache.stats.misses) == (0, 0)
+    cache.put(key(3), "three")  # 1 was only peeked at: still the least recent, so it goes
+    assert cache.peek(key(1)) is None and cache.peek(key(2)) == "two"
+    clock.now = 11
+    assert cache.peek(key(2)) is None

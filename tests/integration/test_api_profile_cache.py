@@ -1,0 +1,114 @@
+"""Profiles served from a BaselineCache: the same panels as without one, fewer store reads.
+
+Which items of a principal are new (baselines.new_behaviors) is cached per entity, scope and
+observed span like the baselines; the API call volume panel takes a principal's hourly calls
+from its cached baseline instead of reading them again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from api.graphql import execution
+from api.graphql.loaders import _MemoWithUri
+from api.services import activity, behaviors
+from api.services.reads import CachedReads
+from api.services.scope import Scope
+from baselines import new_behaviors as found_new
+from baselines.cache import BaselineCache
+from graph.store import GraphStore
+from tests.conftest import GRAPH
+from tests.integration.test_graphql_profiles import ACCT, A, D, R, U, profile, scenario, served
+
+DAY = 86_400
+SCOPES = [Scope(D, D + DAY), Scope(D - 40 * DAY, D + 5 * DAY)]
+
+
+class Counting:
+    """The store, counting `series` calls."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.calls: Counter[str] = Counter()
+        self.uri = store.uri
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls[name] += 1
+        return getattr(self.store, name)
+
+
+def _reads(store: Any) -> Any:
+    return _MemoWithUri(CachedReads(store), store.uri)
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_cached_profiles_are_the_same_panels(store: GraphStore, scope: Scope) -> None:
+    scenario(store)
+    refs = [U, R, ACCT]
+    plain_volume = activity.api_call_volume(
+        store=CachedReads(store), graph=GRAPH, refs=refs, scope=scope
+    )
+    plain_new = behaviors.new_behaviors(
+        store=CachedReads(store), graph=GRAPH, refs=refs, scope=scope
+    )
+    cache = BaselineCache()
+    for _ in range(2):  # cold, then warm
+        counted = Counting(store)
+        activity.api_call_hourly_baselines(
+            store=_reads(counted), graph=GRAPH, refs=refs, scope=scope, cache=cache
+        )
+        volume = activity.api_call_volume(
+            store=_reads(counted), graph=GRAPH, refs=refs, scope=scope, cache=cache
+        )
+        new = behaviors.new_behaviors(
+            store=_reads(counted), graph=GRAPH, refs=refs, scope=scope, cache=cache
+        )
+        for ref in refs:
+            assert volume[ref].buckets == plain_volume[ref].buckets
+            assert volume[ref].by_caller == plain_volume[ref].by_caller
+            assert volume[ref].by_method == plain_volume[ref].by_method
+            assert new[ref] == plain_new[ref]
+    # warm: the hourly calls came from the cached baselines, not from a series read
+    assert counted.calls["series"] == 0
+
+
+def test_new_behaviors_are_judged_once_per_entity_and_scope(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario(store)
+    judged: list[Any] = []
+    real = found_new.new_behaviors
+
+    def counting(**kwargs: Any) -> Any:
+        judged.append(kwargs["principal"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(found_new, "new_behaviors", counting)
+    cache = BaselineCache()
+    for scope in (SCOPES[0], SCOPES[0], SCOPES[1]):
+        behaviors.new_behaviors(
+            store=_reads(store), graph=GRAPH, refs=[U], scope=scope, cache=cache
+        )
+    assert judged == [U, U]  # the repeated scope was a hit
+
+
+def test_the_fast_path_builds_what_graphql_core_builds(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api.graphql.execution builds plain objects and lists of them (a method's source IPs)
+    itself: the response is the one graphql-core's general path gives."""
+    clients = served(store)
+    client = next(clients)
+    try:
+        cases = [("AWS_USER", U.key), ("AWS_ROLE", R.key), ("AWS_ACCOUNT", A)]
+        fast = [profile(client, t, k) for t, k in cases]
+        monkeypatch.setattr(execution.FastExecutionContext, "_fast", lambda *_: None)
+        general = [profile(client, t, k) for t, k in cases]
+    finally:
+        for _ in clients:  # the rest of the generator: the server stops
+            pass
+    assert fast == general
+    assert fast[2]["apiCallVolume"]["byMethod"][0]["sourceIps"]  # lists of objects were built
