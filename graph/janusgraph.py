@@ -6,7 +6,10 @@ then summary edges, hourly edges and finally the ledger entries of the batch's s
 and committed once, so a source object's writes and its ledger entry commit or roll back
 together. Vertex ids are deterministic (graph, label, key), so concurrent loaders address the same
 vertex instead of creating duplicates. Counters are incremented in Gremlin, first/last observed
-are min/max-ed, properties merged per graph.model's rules.
+are min/max-ed, properties merged per graph.model's rules. Elements that cannot exist yet are
+created without the merge's update branch; if one does exist after all (another writer committed
+it during the transaction), the transaction rolls back and the batch is written again with full
+merges (graph.janusgraph_writes).
 
 Two writers on the same vertices lose counter updates (JanusGraph has no write-write conflict
 detection without LOCK consistency): run one loader per graph, as `gumshoe load` does.
@@ -39,7 +42,8 @@ from graph.janusgraph_schema import (
     escape,
     schema_script,
 )
-from graph.janusgraph_writes import ledger_row, write_batch
+from graph.janusgraph_wire import serializer
+from graph.janusgraph_writes import Contended, ledger_row, write_batch
 from graph.store import GraphInfo, GraphNotFound, StoreError, StoreUnavailable
 
 CHUNK = 400
@@ -82,7 +86,7 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
         """Open the connection and apply the schema (idempotent: it only adds what is missing,
         which also covers a server that came back empty)."""
         try:
-            conn = DriverRemoteConnection(self.url, "g")
+            conn = DriverRemoteConnection(self.url, "g", message_serializer=serializer())
         except Exception as e:
             if _unavailable(e):
                 raise StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}") from e
@@ -232,6 +236,14 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
     def write(self, batch: WriteBatch) -> None:
         validate_batch(batch)
         self._check_graph(batch.graph)
+        try:
+            self._write_tx(batch, optimistic=True)
+        except Contended:
+            # another writer created some of the batch's elements while it was written: the
+            # transaction rolled back; again, merging every element
+            self._write_tx(batch, optimistic=False)
+
+    def _write_tx(self, batch: WriteBatch, *, optimistic: bool) -> None:
         self._ensure_connected()
         tx = self.g.tx()
         try:
@@ -241,7 +253,7 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                 raise self._lost(e) from e
             raise
         try:
-            self._write(gtx, batch)
+            self._write(gtx, batch, optimistic=optimistic)
             tx.commit()
         except BaseException as e:
             try:
@@ -249,13 +261,17 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                     tx.rollback()
             except Exception:
                 pass
-            if isinstance(e, Exception) and not isinstance(e, StoreError) and _unavailable(e):
+            if (
+                isinstance(e, Exception)
+                and not isinstance(e, StoreError | Contended)
+                and _unavailable(e)
+            ):
                 raise self._lost(e) from e
             raise
 
-    def _write(self, gtx: GraphTraversalSource, batch: WriteBatch) -> None:
+    def _write(self, gtx: GraphTraversalSource, batch: WriteBatch, *, optimistic: bool) -> None:
         rows = [ledger_row(batch.graph, e, _ledger_props(batch.graph, e)) for e in batch.ledger]
-        write_batch(gtx, batch, rows)
+        write_batch(gtx, batch, rows, optimistic=optimistic)
         write_volume(gtx, batch.graph, batch.volume)
 
     def export(self, graph: str) -> Iterator[dict[str, Any]]:
