@@ -197,8 +197,10 @@ def serve(
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--credentials",
+            envvar="GUMSHOE_CREDENTIALS",
             help="INI file of API identities: one [section] per caller with aws_access_key_id, "
-            "aws_secret_access_key, account_id and optional api_token",
+            "aws_secret_access_key, account_id and optional api_token "
+            "(default: $GUMSHOE_CREDENTIALS)",
         ),
     ] = None,
     no_auth: Annotated[

@@ -26,6 +26,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+CREDENTIALS = """[admin]
+aws_access_key_id = AKIAADMIN0000000000
+aws_secret_access_key = admin-secret
+account_id = 111122223333
+api_token = admin-token-0123456789
+"""
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "g.db"
@@ -33,10 +41,18 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     store.create_graph(GraphInfo(ARN, "111122223333", 1_700_000_000))
     store.close()
     port = _free_port()
+    credentials = tmp_path / "credentials.ini"
+    credentials.write_text(CREDENTIALS)
     proc = subprocess.Popen(
         [GUMSHOE, "serve", "--store", f"sqlite://{db}", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # as the container image passes it: the credentials file named by the environment
+        env={
+            **os.environ,
+            "GUMSHOE_CREDENTIALS": str(credentials),
+            "GUMSHOE_RETENTION_INTERVAL": "0",
+        },
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,3 +94,14 @@ def test_serve_exits_3_when_the_store_is_unreachable() -> None:
     )
     assert run.returncode == 3
     assert "store unreachable" in run.stderr
+
+
+def test_credentials_come_from_the_environment(served: tuple[str, Path]) -> None:
+    base, _ = served
+    query = {"query": "{ graphs { arn adminAccountId } }"}
+    token = {"Authorization": "Bearer admin-token-0123456789"}
+    ok = httpx.post(f"{base}/graphql", json=query, headers=token)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["data"]["graphs"] == [{"arn": ARN, "adminAccountId": "111122223333"}]
+    refused = httpx.post(f"{base}/graphql", json=query, headers={"Authorization": "Bearer nope"})
+    assert refused.status_code in (401, 403)
