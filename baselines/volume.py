@@ -311,44 +311,66 @@ def api_call_volume_baselines(
     Principals the graph does not hold are left out."""
     check_scope(start, end)
     b0 = baseline_start(start, config)
-    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    hours = scope_hours(b0, end)
     found = store.vertices(graph, list(dict.fromkeys(principals)))
     refs = sorted(found)
     if not refs:
         return {}
     series = store.series(graph, refs, CALLED, direction=Direction.OUT, start=b0, end=end)
     dense_rows = [dense(series.get(r, []), b0, hours, (0, 1)) for r in refs]
-    total = np.vstack([d.sum(axis=0) for d in dense_rows])
-    failed = np.vstack([d[1] for d in dense_rows])
+    fitted = volume_buckets(
+        dense_rows, [found[r].first for r in refs], b0=b0, start=start, config=config
+    )
+    return {
+        ref: (buckets, training_notice(found[ref].first, start, config))
+        for ref, buckets in zip(refs, fitted, strict=True)
+    }
+
+
+def volume_buckets(
+    rows: Sequence[Floats],
+    firsts: Sequence[int],
+    *,
+    b0: int,
+    start: int,
+    config: BaselineConfig,
+) -> list[tuple[VolumeBucket, ...]]:
+    """Hourly buckets of several entities from their (success, failed) rows over [b0, end): all
+    calls and failed calls of every entity fitted in one vectorized call, history from each
+    entity's first observation (`firsts`), the hours from `start` on being the scope."""
+    hours = rows[0].shape[1]
+    horizon = hours - (start - b0) // HOUR
+    total = np.vstack([d.sum(axis=0) for d in rows])
+    failed = np.vstack([d[1] for d in rows])
     window = slice(0, hours - horizon)
-    firsts = np.array([found[r].first for r in refs] * 2, dtype=np.int64)
     fit = fit_baselines(
         np.vstack([total[:, window], failed[:, window]]),
         start=b0,
         horizon=horizon,
-        history_start=firsts,
+        history_start=np.array(list(firsts) * 2, dtype=np.int64),
         config=config,
     )
-    n = len(refs)
-    out = {}
-    for i, ref in enumerate(refs):
-        ok = dense_rows[i][0, hours - horizon :]
-        bad = dense_rows[i][1, hours - horizon :]
-        buckets = tuple(
-            VolumeBucket(
-                start + h * HOUR,
-                int(ok[h]),
-                int(bad[h]),
-                _opt(fit.expected[i, h]),
-                _opt(fit.lower[i, h]),
-                _opt(fit.upper[i, h]),
-                _opt(fit.expected[n + i, h]),
-                _opt(fit.lower[n + i, h]),
-                _opt(fit.upper[n + i, h]),
+    n = len(rows)
+    out = []
+    for i, row in enumerate(rows):
+        ok = row[0, hours - horizon :]
+        bad = row[1, hours - horizon :]
+        out.append(
+            tuple(
+                VolumeBucket(
+                    start + h * HOUR,
+                    int(ok[h]),
+                    int(bad[h]),
+                    _opt(fit.expected[i, h]),
+                    _opt(fit.lower[i, h]),
+                    _opt(fit.upper[i, h]),
+                    _opt(fit.expected[n + i, h]),
+                    _opt(fit.lower[n + i, h]),
+                    _opt(fit.upper[n + i, h]),
+                )
+                for h in range(horizon)
             )
-            for h in range(horizon)
         )
-        out[ref] = (buckets, training_notice(found[ref].first, start, config))
     return out
 
 

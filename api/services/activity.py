@@ -27,18 +27,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from api.services.batching import by_label, neighbours, series, vertices
+from api.services.batching import by_label, cached_split, neighbours, series, vertices
 from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
-from baselines.seasonal import fit_baselines
 from baselines.volume import (
     ApiCallBaseline,
     VolumeBucket,
     api_call_baseline,
     api_call_volume_baselines,
     dense,
+    volume_buckets,
 )
 from baselines.window import TrainingNotice, baseline_start, scope_hours, training_notice
 from graph.model import (
@@ -51,7 +51,6 @@ from graph.model import (
     BUCKET,
     CALLED,
     FEDERATED,
-    HOUR,
     INSTANCE,
     IP,
     LEAF_PRINCIPALS,
@@ -389,23 +388,12 @@ def _object_baselines(
     principals' calls, read as one series per entity type over the baseline window and the
     scope, fitted together (no per-method detail)."""
     start, end = scope.start, scope.end
-    found = store.vertices(graph, refs) if refs else {}
-    out: dict[VertexRef, ApiCallBaseline] = {}
-    keys: dict[VertexRef, CacheKey] = {}
-    todo: list[VertexRef] = []
-    for ref in refs:
-        v = found.get(ref)
-        version = None if v is None else (v.first, v.last)
-        keys[ref] = CacheKey(store.uri, graph, "api-object", ref, start, end, config, version)
-        hit = cache.get(keys[ref]) if cache is not None else None
-        if isinstance(hit, ApiCallBaseline):
-            out[ref] = hit
-        else:
-            todo.append(ref)
+    split = cached_split(store, graph, "api-object", refs, scope, cache, config, ApiCallBaseline)
+    found, keys, out, todo = split.found, split.keys, split.out, split.todo
     if not todo:
         return out
     b0 = baseline_start(start, config)
-    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
+    hours = scope_hours(b0, end)
     rows: dict[VertexRef, np.ndarray] = {}
     for label, group in by_label(todo).items():
         known = [r for r in group if r in found]
@@ -425,36 +413,15 @@ def _object_baselines(
         for ref in group:
             rows[ref] = dense(got.get(ref, []), b0, hours, (0, 1))
     order = list(rows)
-    total = np.vstack([rows[r].sum(axis=0) for r in order])
-    failed = np.vstack([rows[r][1] for r in order])
     never = np.iinfo(np.int64).max
-    firsts = np.array([found[r].first if r in found else never for r in order] * 2, dtype=np.int64)
-    window = slice(0, hours - horizon)
-    fit = fit_baselines(
-        np.vstack([total[:, window], failed[:, window]]),
-        start=b0,
-        horizon=horizon,
-        history_start=firsts,
+    fitted = volume_buckets(
+        [rows[r] for r in order],
+        [found[r].first if r in found else never for r in order],
+        b0=b0,
+        start=start,
         config=config,
     )
-    n = len(order)
-    for i, ref in enumerate(order):
-        ok = rows[ref][0, hours - horizon :]
-        bad = rows[ref][1, hours - horizon :]
-        buckets = tuple(
-            VolumeBucket(
-                start + h * HOUR,
-                int(ok[h]),
-                int(bad[h]),
-                _opt(fit.expected[i, h]),
-                _opt(fit.lower[i, h]),
-                _opt(fit.upper[i, h]),
-                _opt(fit.expected[n + i, h]),
-                _opt(fit.lower[n + i, h]),
-                _opt(fit.upper[n + i, h]),
-            )
-            for h in range(horizon)
-        )
+    for ref, buckets in zip(order, fitted, strict=True):
         v = found.get(ref)
         result = ApiCallBaseline(
             ref, start, end, b0, buckets, (), (),

@@ -8,10 +8,55 @@ many rows the graph holds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from api.services.reads import GraphReads
+from api.services.scope import Scope
+from baselines.cache import BaselineCache, CacheKey
+from baselines.config import BaselineConfig
 from graph.model import VertexRef
-from graph.store import Direction, Neighbour, Vertex
+from graph.store import Direction, GraphStore, Neighbour, Vertex
+
+R = TypeVar("R")
+
+
+@dataclass(slots=True)
+class CachedSplit(Generic[R]):
+    """Entities of a batch baseline: their vertices, the cached results, and the rest to fit."""
+
+    found: dict[VertexRef, Vertex]
+    keys: dict[VertexRef, CacheKey]
+    out: dict[VertexRef, R] = field(default_factory=dict)
+    todo: list[VertexRef] = field(default_factory=list)
+
+
+def cached_split(
+    store: GraphStore,
+    graph: str,
+    kind: str,
+    refs: list[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None,
+    config: BaselineConfig,
+    result: type[R],
+) -> CachedSplit[R]:
+    """One vertex read for `refs`, then each entity's baseline from `cache` when it holds one of
+    type `result` under (kind, entity, scope, config, first/last observed), else in `todo`."""
+    found = store.vertices(graph, refs) if refs else {}
+    split: CachedSplit[R] = CachedSplit(found, {})
+    for ref in refs:
+        v = found.get(ref)
+        version = None if v is None else (v.first, v.last)
+        key = split.keys[ref] = CacheKey(
+            store.uri, graph, kind, ref, scope.start, scope.end, config, version
+        )
+        hit = cache.get(key) if cache is not None else None
+        if isinstance(hit, result):
+            split.out[ref] = hit
+        else:
+            split.todo.append(ref)
+    return split
 
 
 def neighbours(

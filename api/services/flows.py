@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from api.services.batching import by_label, neighbours, series
+from api.services.batching import by_label, cached_split, neighbours, series
 from api.services.reads import GraphReads
 from api.services.scope import Scope
-from baselines.cache import BaselineCache, CacheKey
+from baselines.cache import BaselineCache
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.seasonal import fit_baselines
 from baselines.volume import (
@@ -226,19 +226,8 @@ def _address_baselines(
     """Bytes in and out of addresses against their baselines: one series read for all of them
     (FLOW edges from interfaces, turned to the address's side), fitted together."""
     start, end = scope.start, scope.end
-    found = store.vertices(graph, refs) if refs else {}
-    out: dict[VertexRef, FlowBaseline] = {}
-    keys: dict[VertexRef, CacheKey] = {}
-    todo: list[VertexRef] = []
-    for ref in refs:
-        v = found.get(ref)
-        version = None if v is None else (v.first, v.last)
-        keys[ref] = CacheKey(store.uri, graph, "flow-address", ref, start, end, config, version)
-        hit = cache.get(keys[ref]) if cache is not None else None
-        if isinstance(hit, FlowBaseline):
-            out[ref] = hit
-        else:
-            todo.append(ref)
+    split = cached_split(store, graph, "flow-address", refs, scope, cache, config, FlowBaseline)
+    found, keys, out, todo = split.found, split.keys, split.out, split.todo
     if not todo:
         return out
     b0 = baseline_start(start, config)
@@ -325,19 +314,8 @@ def _instance_baselines(
     """`baselines.volume.vpc_flow_baseline` for several instances at once (a search page): three
     store calls for all of them, one fit; cached under the same keys as that function's."""
     start, end = scope.start, scope.end
-    found = store.vertices(graph, refs) if refs else {}
-    out: dict[VertexRef, FlowBaseline] = {}
-    keys: dict[VertexRef, CacheKey] = {}
-    todo: list[VertexRef] = []
-    for ref in refs:
-        v = found.get(ref)
-        version = None if v is None else (v.first, v.last)
-        keys[ref] = CacheKey(store.uri, graph, "flow", ref, start, end, config, version)
-        hit = cache.get(keys[ref]) if cache is not None else None
-        if isinstance(hit, FlowBaseline):
-            out[ref] = hit
-        else:
-            todo.append(ref)
+    split = cached_split(store, graph, "flow", refs, scope, cache, config, FlowBaseline)
+    found, keys, out, todo = split.found, split.keys, split.out, split.todo
     if not todo:
         return out
     b0 = baseline_start(start, config)
