@@ -34,7 +34,6 @@ destination. The decision is per unordered address pair, so a connection's two h
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -43,6 +42,7 @@ import numpy as np
 
 from graph.model import ENI, FLOW, INSTANCE, IP, VertexRef
 from loaders.cloudtrail import RecordError
+from loaders.collector import collector_paused
 from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
@@ -327,9 +327,7 @@ def expand_flows(
     instances: dict[str, VertexRef] = {}
     count = out.count
     # many new edges, none of them cyclic garbage: the cyclic GC would only rescan them
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for (eni, instance, hour, remote, q), (bi, bo, pi, po, n, first, last) in flows.items():
             ip = refs.get(remote)
             if ip is None:
@@ -353,9 +351,6 @@ def expand_flows(
                     acc[1] = first
                 if last > acc[2]:
                     acc[2] = last
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def stage_flow_file(
@@ -373,9 +368,7 @@ def stage_flow_file(
     flows = FileFlows(obj.uri, columnar=columnar)
     # The aggregates are many small lists and tuples that live until the file is staged; the
     # cyclic GC would scan them again and again (40% of the time) and they hold no cycles.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for item in read_flows(stream, flow_format):
             if type(item) is Chunk:
                 flows.add(item)
@@ -389,6 +382,3 @@ def stage_flow_file(
         # after commit: membership routing moves records of accounts no graph takes to skipped
         res.records, res.loaded, res.skipped = flows.records, flows.loaded, flows.skipped
         res.errors.extend(flows.errors)
-    finally:
-        if collecting:
-            gc.enable()
