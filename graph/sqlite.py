@@ -207,7 +207,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
                         e.records,
                         e.loaded,
                         e.skipped,
-                        json.dumps(list(e.errors)),
+                        json.dumps(list(e.errors)) if e.errors else "[]",
                         e.loaded_at,
                         e.hint,
                     )
@@ -227,14 +227,18 @@ class SqliteStore(SqliteReads, SqliteMembership):
 
     @staticmethod
     def _check_ledger(con: sqlite3.Connection, gid: int, entries: Sequence[LedgerEntry]) -> None:
-        done = []
-        for e in entries:
-            row = con.execute(
-                "SELECT status FROM ledger WHERE graph=? AND source=? AND version=?",
-                (gid, e.source, e.version),
-            ).fetchone()
-            if row is not None and row[0] != "failed":
-                done.append(e.source)
+        # one statement for the whole batch (a batch can hold tens of thousands of small objects);
+        # CROSS JOIN keeps the planner from scanning the graph's whole ledger per entry
+        wanted = json.dumps([[e.source, e.version] for e in entries])
+        done = [
+            r[0]
+            for r in con.execute(
+                "SELECT l.source FROM json_each(?) j CROSS JOIN ledger l"
+                " ON l.graph = ? AND l.source = j.value ->> 0 AND l.version = j.value ->> 1"
+                " WHERE l.status != 'failed'",
+                (wanted, gid),
+            )
+        ]
         if done:
             raise LedgerConflict(done)
 

@@ -22,7 +22,14 @@ from loaders.cloudtrail import Cursor, FileError, read_events
 from loaders.cloudtrail_graph import CloudTrailDeltas
 from loaders.detect import CLOUDTRAIL, DIGEST, GUARDDUTY, SNIFF_BYTES, VPCFLOW, detect
 from loaders.graphs import RoutedStaging
-from loaders.sources import GZIP_MAGIC, ByteStream, HashingReader, SourceObject, decompressed
+from loaders.sources import (
+    GZIP_MAGIC,
+    ByteStream,
+    HashingReader,
+    LocalFile,
+    SourceObject,
+    decompressed,
+)
 
 READ_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -128,7 +135,7 @@ def _read_small(
     gzipped = False
     try:
         with contextlib.closing(raw):
-            data = _read_all(raw)
+            data = _read_all(raw, obj.size)
         res.size = len(data)
         res.version = obj.version or f"sha256:{hashlib.sha256(data).hexdigest()}"
         gzipped = data[:2] == GZIP_MAGIC
@@ -149,9 +156,12 @@ def _read_small(
         res.version = obj.version or f"unreadable:{obj.hint}"
 
 
-def _read_all(raw: ByteStream) -> bytes:
-    parts = []
-    while chunk := raw.read(1 << 22):
+def _read_all(raw: ByteStream, size: int) -> bytes:
+    first = raw.read(size + 1)
+    if len(first) <= size and isinstance(raw, LocalFile):
+        return first  # a short read of a regular file is its end: one system call in all
+    parts = [first]
+    while chunk := raw.read(1 << 20):
         parts.append(chunk)
     return b"".join(parts)
 
