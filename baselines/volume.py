@@ -17,8 +17,9 @@ together (baselines.seasonal.fit_baselines), and returns immutable results:
 
 A principal's activity is its own CALLED edges: the loader writes those of a role, an instance
 and an account as rollups of their sessions and principals. An instance's traffic is the FLOW
-edges of its network interfaces (its own FLOW edges are a subset, used only for an instance
-whose interfaces the graph does not know; see loaders/vpcflow_graph.py).
+edges of its network interfaces in the hours they were attached to it (baselines.attachments;
+its own FLOW edges are a subset, used only for an instance whose interfaces the graph does not
+know; see loaders/vpcflow_graph.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baselines.attachments import attachment_windows, sources_of, within
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.expected import BaselineResult, Floats
@@ -39,7 +41,7 @@ from baselines.window import (
     scope_hours,
     training_notice,
 )
-from graph.model import API, CALLED, FLOW, HAS_INTERFACE, HOUR, VertexRef
+from graph.model import API, CALLED, FLOW, HOUR, VertexRef
 from graph.store import Direction, GraphStore, Vertex
 
 Series = list[tuple[int, tuple[int, ...]]]
@@ -390,8 +392,9 @@ def vpc_flow_baseline(
     cache: BaselineCache | None = None,
     data_version: Hashable = None,
 ) -> FlowBaseline:
-    """Bytes in and out of an EC2 instance in the scope against its baseline (three store
-    calls: the vertex, its interfaces, the hourly FLOW counters of all of them)."""
+    """Bytes in and out of an EC2 instance in the scope against its baseline, each interface
+    counted only while it was attached to the instance (`baselines.attachments`; four store
+    calls: the vertex, its interfaces, their other instances, the hourly FLOW counters)."""
     check_scope(start, end)
     found = store.vertices(graph, [instance]).get(instance)
     first = found.first if found else None
@@ -411,11 +414,12 @@ def _vpc_flow_baseline(
     hours, horizon = scope_hours(b0, end), scope_hours(start, end)
     matrix = np.zeros((2, hours))
     if first is not None:
-        nics = store.neighbours(graph, [instance], HAS_INTERFACE, direction=Direction.OUT)
-        sources = [n.ref for n in nics.get(instance, [])] or [instance]
+        pairs = attachment_windows(store, graph, [instance], b0, end)[instance]
+        sources = sources_of({instance: pairs})
         flows = store.series(graph, sources, FLOW, direction=Direction.OUT, start=b0, end=end)
-        for rows in flows.values():
-            matrix += dense(rows, b0, hours, (0, 1))  # bytes_in, bytes_out
+        for source, window in pairs:
+            # bytes_in, bytes_out of the interface while it was attached to this instance
+            matrix += dense(within(flows.get(source, []), window), b0, hours, (0, 1))
     matrix = with_total(matrix)
     fit = _fit(matrix, b0, horizon, first, config)
     scope = matrix[:, hours - horizon :]

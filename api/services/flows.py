@@ -4,9 +4,10 @@ An instance's traffic is the FLOW edges of its network interfaces in the hours t
 to it (loaders/vpcflow_graph.py: the instance's own FLOW edges are a subset of those and are read
 only for an instance whose interfaces the graph does not know). An interface counts from the hour
 a HAS_INTERFACE edge first saw it on the instance until the hour it was first seen on another
-instance after that (`_attachments`). The hourly baseline (`baselines.volume.vpc_flow_baseline`)
-still fits all the traffic of every interface the instance ever had. An address's traffic is the
-FLOW edges that reach it from interfaces, each row naming the interface and its instance.
+instance after that (`baselines.attachments`); the hourly baseline
+(`baselines.volume.vpc_flow_baseline`) reads the 45 days before the scope through the same
+windows. An address's traffic is the FLOW edges that reach it from interfaces, each row naming
+the interface and its instance.
 
 In and out are from the profiled entity's side: bytes into an instance are bytes out of the
 remote address, so on an IP address profile directions are turned around. Rows are one per
@@ -28,6 +29,7 @@ import numpy as np
 from api.services.batching import by_label, cached_split, neighbours, series
 from api.services.reads import GraphReads
 from api.services.scope import Scope
+from baselines.attachments import Window, attachment_windows, sources_of, within
 from baselines.cache import BaselineCache
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.seasonal import fit_baselines
@@ -123,50 +125,17 @@ def _volume(
     return VpcFlowVolume(scope, totals, list(hours.values()), ordered)
 
 
-Window = tuple[int, int]  # [start, end) hours
-
-
-def _attachments(
-    store: GraphReads, graph: str, instances: list[VertexRef], scope: Scope
-) -> dict[VertexRef, list[tuple[VertexRef, Window]]]:
-    """Whose FLOW edges stand for each instance, and in which hours of the scope: each of its
-    interfaces from the hour the graph first saw it attached to the instance (HAS_INTERFACE:
-    RunInstances, CreateNetworkInterface, AttachNetworkInterface, or flow records naming the
-    instance) until the hour it first saw the interface attached to another instance after
-    that; an instance without known interfaces stands for itself (its own FLOW edges).
-
-    The graph records when an attachment was seen, not when it ended (no DetachNetworkInterface
-    edge): an interface is taken to stay attached until it is seen on another instance, and
-    moving back and forth between instances counts from the first sighting on each. Two
-    store calls, whatever the number of instances and interfaces."""
-    nics = neighbours(store, graph, instances, HAS_INTERFACE, Direction.OUT, counts=False)
-    interfaces = {n.ref for rows in nics.values() for n in rows}
-    seen_on = neighbours(store, graph, interfaces, HAS_INTERFACE, Direction.IN, counts=False)
-    out: dict[VertexRef, list[tuple[VertexRef, Window]]] = {}
-    for ref in instances:
-        windows: list[tuple[VertexRef, Window]] = []
-        for n in nics.get(ref, []):
-            since = n.first - n.first % HOUR
-            others = [o.first - o.first % HOUR for o in seen_on.get(n.ref, []) if o.ref != ref]
-            until = min((h for h in others if h > since), default=scope.end)
-            window = (max(scope.start, since), min(scope.end, until))
-            if window[0] < window[1]:
-                windows.append((n.ref, window))
-        out[ref] = windows if nics.get(ref) else [(ref, (scope.start, scope.end))]
-    return out
-
-
 def vpc_flow_volume(
     *, store: GraphReads, graph: str, refs: Sequence[VertexRef], scope: Scope
 ) -> dict[VertexRef, VpcFlowVolume]:
     """The VPC flow volume panel of each instance and IP address (other labels are skipped).
     An instance's interfaces count only in the hours they were attached to it
-    (`_attachments`)."""
+    (`baselines.attachments`)."""
     span = (scope.start, scope.end)
     groups = by_label(refs)
     instances, addresses = groups.get(INSTANCE, []), groups.get(IP, [])
-    sources = _attachments(store, graph, instances, scope)
-    flow_refs = list(dict.fromkeys(s for ss in sources.values() for s, _ in ss))
+    sources = attachment_windows(store, graph, instances, scope.start, scope.end)
+    flow_refs = sources_of(sources)
     hourly = series(store, graph, flow_refs, FLOW, Direction.OUT, span=span)
     # rows: the FLOW edges summed over each source's window, one read per distinct window
     # (one for the whole scope when every interface was attached all along)
@@ -311,7 +280,7 @@ def _instance_baselines(
     cache: BaselineCache | None,
     config: BaselineConfig,
 ) -> dict[VertexRef, FlowBaseline]:
-    """`baselines.volume.vpc_flow_baseline` for several instances at once (a search page): three
+    """`baselines.volume.vpc_flow_baseline` for several instances at once (a search page): four
     store calls for all of them, one fit; cached under the same keys as that function's."""
     start, end = scope.start, scope.end
     split = cached_split(store, graph, "flow", refs, scope, cache, config, FlowBaseline)
@@ -321,17 +290,13 @@ def _instance_baselines(
     b0 = baseline_start(start, config)
     hours, horizon = scope_hours(b0, end), scope_hours(start, end)
     known = [r for r in todo if r in found]
-    nics = neighbours(store, graph, known, HAS_INTERFACE, Direction.OUT)
-    sources = {r: [n.ref for n in nics.get(r, [])] or [r] for r in known}
-    flows = series(
-        store, graph, [s for ss in sources.values() for s in ss], FLOW, Direction.OUT,
-        span=(b0, end),
-    )  # fmt: skip
+    windows = attachment_windows(store, graph, known, b0, end)
+    flows = series(store, graph, sources_of(windows), FLOW, Direction.OUT, span=(b0, end))
     rows = []
     for ref in todo:
         matrix = np.zeros((2, hours))
-        for source in sources.get(ref, []):
-            matrix += dense(flows.get(source, []), b0, hours, (0, 1))
+        for source, window in windows.get(ref, []):
+            matrix += dense(within(flows.get(source, []), window), b0, hours, (0, 1))
         rows.append(matrix)
     out.update(_fit_flows(todo, rows, found, start, end, b0, hours, horizon, config))
     if cache is not None:

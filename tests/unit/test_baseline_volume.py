@@ -238,3 +238,45 @@ def test_the_cache_serves_repeats_and_misses_on_new_settings(store: SqliteStore)
 def test_dense_places_store_rows_by_hour() -> None:
     rows = [(SCOPE, (1, 2)), (SCOPE + 2 * H, (3, 4)), (SCOPE + 10 * H, (9, 9))]
     np.testing.assert_array_equal(dense(rows, SCOPE, 3, (0, 1)), [[1, 0, 3], [2, 0, 4]])
+
+
+def test_a_moved_interface_leaves_the_old_instance_baseline(tmp_path: Path) -> None:
+    # eni-moved serves i-0old until 40 days before the scope, then i-0new: only the hours it was
+    # attached count, in the baseline as in the scope, and on both search-page and single paths
+    old, new = VertexRef(INSTANCE, "i-0old"), VertexRef(INSTANCE, "i-0new")
+    nic = VertexRef(ENI, "eni-moved")
+    moved = SCOPE - 40 * DAY
+    store = SqliteStore(tmp_path / "moved.db")
+    store.create_graph(GraphInfo(GRAPH, "111122223333", 1_700_000_000))
+    buf = DeltaBuffer()
+    buf.edge(HAS_INTERFACE, old, nic, SCOPE - 50 * DAY, (1,))
+    buf.edge(HAS_INTERFACE, new, nic, moved + 600, (1,))
+    for h in range(SCOPE - 50 * DAY, SCOPE + DAY, H):
+        flow = 40_000 if 8 <= (h // H) % 24 < 18 else 4_000
+        buf.edge(FLOW, nic, REMOTE, h + 5, (flow, flow, 10, 10), "6/443/51234/ingress/ACCEPT")
+    store.write(buf.take(GRAPH, []))
+    try:
+        gone = vpc_flow_baseline(
+            store=store, graph=GRAPH, instance=old, start=SCOPE, end=SCOPE + DAY
+        )
+        kept = vpc_flow_baseline(
+            store=store, graph=GRAPH, instance=new, start=SCOPE, end=SCOPE + DAY
+        )
+        noon_gone, noon_kept = gone.buckets[12], kept.buckets[12]
+        assert noon_gone.bytes_in == 0 and noon_kept.bytes_in == 40_000
+        # i-0old had the interface on 5 of the 45 baseline days: next to nothing is expected of
+        # it now (counting all of the interface's traffic would expect 40,000 bytes)
+        assert noon_gone.expected_in is not None and noon_gone.expected_in < 2_000
+        assert noon_kept.expected_in == pytest.approx(40_000, rel=0.05)
+        assert noon_kept.upper_in is not None and noon_gone.upper_in is not None
+        assert noon_gone.upper_in < 20_000 and noon_kept.upper_in >= 40_000
+
+        from api.services.flows import vpc_flow_baselines
+        from api.services.scope import Scope
+
+        both = vpc_flow_baselines(
+            store=store, graph=GRAPH, refs=[old, new], scope=Scope(SCOPE, SCOPE + DAY)
+        )
+        assert both[old].buckets == gone.buckets and both[new].buckets == kept.buckets
+    finally:
+        store.close()
