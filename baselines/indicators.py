@@ -222,8 +222,59 @@ def travel_indicators(uses: Sequence[IpUse], *, max_speed_kmh: float) -> list[Fo
     return out
 
 
-def flagged_indicators(uses: Sequence[IpUse], threats: ThreatList) -> list[FoundIndicator]:
-    addresses = sorted({u.address for u in uses if threats.flagged(u.address)})
+# GuardDuty finding types raised because a remote address is on a threat list (AWS's or the
+# account's own): the text after the resource type, up to its first '.' or '!'.
+_THREAT_INTEL_NAMES = frozenset(
+    {
+        "MaliciousIPCaller",
+        "TorIPCaller",
+        "TorClient",
+        "TorRelay",
+        "C&CActivity",
+        "BitcoinTool",
+        "BlackholeTraffic",
+        "DropPoint",
+    }
+)
+
+
+def threat_intel_type(finding_type: str) -> bool:
+    """Whether a GuardDuty finding of this type says its remote address is a known threat."""
+    name = finding_type.rsplit("/", 1)[-1]
+    return name.split(".", 1)[0].split("!", 1)[0] in _THREAT_INTEL_NAMES
+
+
+def intel_flagged(store: GraphStore, graph: str, addresses: Sequence[str]) -> set[str]:
+    """The addresses that some GuardDuty finding in the graph names as a known threat (one of
+    `threat_intel_type`, neither archived nor a sample), at any time: threat intelligence is
+    what is known now, not only in the scope. Two store reads."""
+    refs = [VertexRef(IP, a) for a in dict.fromkeys(addresses)]
+    if not refs:
+        return set()
+    around = store.neighbours(graph, refs, INVOLVES, direction=Direction.IN,
+                              other_labels=frozenset({FINDING}), counts=False)  # fmt: skip
+    findings = sorted({n.ref for ns in around.values() for n in ns})
+    if not findings:
+        return set()
+    vertices = store.vertices(graph, findings)
+    threats = {
+        ref
+        for ref in findings
+        if (v := vertices.get(ref)) is not None
+        and threat_intel_type(str(v.props.get("type") or ""))
+        and not v.props.get("archived")
+        and not v.props.get("sample")
+    }
+    return {ip.key for ip, ns in around.items() if any(n.ref in threats for n in ns)}
+
+
+def flagged_indicators(
+    uses: Sequence[IpUse], threats: ThreatList, intel: set[str] | frozenset[str] = frozenset()
+) -> list[FoundIndicator]:
+    """FLAGGED_IP_ADDRESS for each address used in the scope that the threat list holds or that
+    GuardDuty's threat intelligence named (`intel`, from `intel_flagged`)."""
+    flagged = {u.address for u in uses if u.address in intel or threats.flagged(u.address)}
+    addresses = sorted(flagged)
     return [
         FoundIndicator(
             "FLAGGED_IP_ADDRESS",

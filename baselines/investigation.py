@@ -2,7 +2,10 @@
 
 `run_investigation` reads the entity's findings (and those of its role sessions), their finding
 groups, its newly observed behavior and the addresses it used, and returns every indicator with
-the investigation's severity. It writes nothing: persisting results is the engine's job
+the investigation's severity. An address is flagged when the threat list holds it or when a
+GuardDuty finding anywhere in the graph named it as a known threat (MaliciousIPCaller,
+TorIPCaller, C&CActivity, ... findings: AWS's threat intelligence and the account's own lists,
+`indicators.intel_flagged`). It writes nothing: persisting results is the engine's job
 (baselines.investigation_engine), so the rules can be tested on a bare store.
 
 Severity of an investigation is the highest severity among its indicators, where:
@@ -27,6 +30,7 @@ from baselines.indicators import (
     finding_indicators,
     flagged_indicators,
     group_indicators,
+    intel_flagged,
     ip_uses,
     new_behavior_indicators,
     related_findings,
@@ -138,7 +142,8 @@ def run_investigation(
     found += new_behavior_indicators(behaviors)
     uses = ip_uses(store, graph, entity, start, end, max_ips=cfg.max_ips)
     found += travel_indicators(uses, max_speed_kmh=cfg.max_speed_kmh)
-    found += flagged_indicators(uses, threats)
+    intel = intel_flagged(store, graph, [u.address for u in uses])
+    found += flagged_indicators(uses, threats, intel)
     notes = (behaviors.training.message,) if behaviors.training is not None else ()
     indicators = tuple(found)
     return InvestigationResult(

@@ -175,6 +175,39 @@ def test_flagged_addresses_come_from_a_replaceable_list(store: SqliteStore) -> N
     assert [d["IpAddress"] for d in flagged] == ["79.192.1.1"]
 
 
+@pytest.mark.parametrize(
+    ("ftype", "props", "flagged"),
+    [
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom", {}, True),
+        ("Recon:IAMUser/TorIPCaller", {}, True),
+        ("Backdoor:EC2/C&CActivity.B!DNS", {}, True),
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCaller", {"archived": True}, False),
+        ("UnauthorizedAccess:IAMUser/MaliciousIPCaller", {"sample": True}, False),
+        ("Recon:IAMUser/UnusualVendor", {}, False),  # names the address, not as a threat
+    ],
+)
+def test_addresses_guardduty_named_as_threats_are_flagged(
+    tmp_path: Path, ftype: str, props: dict[str, Any], flagged: bool
+) -> None:
+    # a finding about another user, weeks before the scope, named the deployer's home address
+    s = SqliteStore(tmp_path / "intel.db")
+    s.create_graph(GraphInfo(GRAPH, ACCT.key, 1_700_000_000))
+    build(s)
+    buf = DeltaBuffer()
+    other = VertexRef(FINDING, "f-intel")
+    buf.vertex(other, SCOPE - 30 * DAY, None, {"type": ftype, "severity": 5.0, **props})
+    buf.edge(INVOLVES, other, QUIET, SCOPE - 30 * DAY, (1,), "target")
+    buf.edge(INVOLVES, other, VertexRef(IP, "73.1.1.1"), SCOPE - 30 * DAY, (1,), "remote")
+    s.write(buf.take(GRAPH, []))
+    try:
+        addresses = [d["IpAddress"] for d in details(_run(s), "FLAGGED_IP_ADDRESS")]
+        # the shipped list's address stays flagged either way
+        assert addresses == (["198.51.100.7", "73.1.1.1"] if flagged else ["198.51.100.7"])
+        assert "f-intel" not in {d["Arn"] for d in details(_run(s), "RELATED_FINDING")}
+    finally:
+        s.close()
+
+
 def test_threat_list_env_var_replaces_the_shipped_one(
     store: SqliteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
