@@ -66,6 +66,28 @@ _SHUTTING_DOWN = (
 )
 
 
+# Failures of one transaction on a healthy server that a fresh transaction can get past: the
+# storage backend (Cassandra, ScyllaDB) timed out or briefly refused, a lock was held by a
+# concurrent writer (JanusGraph's PermanentLockingException is a contended lock too), or the
+# evaluation ran out of time. The transaction rolled back, so retrying the write is safe (the
+# ledger decides what is already in); the loader retries a bounded number of times.
+_TRANSIENT = (
+    "TemporaryBackendException",
+    "TemporaryLockingException",
+    "PermanentLockingException",
+    "Could not commit transaction",
+    "TimeoutException",
+    "timed out",
+)
+_SERVER_TIMEOUT = 598  # Gremlin Server's status for an evaluation past its timeout
+
+
+def _transient(e: BaseException) -> bool:
+    if not isinstance(e, GremlinServerError):
+        return False
+    return e.status_code == _SERVER_TIMEOUT or any(s in str(e) for s in _TRANSIENT)
+
+
 def _unavailable(e: BaseException) -> bool:
     if isinstance(e, GremlinServerError):
         return any(s in str(e) for s in _SHUTTING_DOWN)
@@ -148,6 +170,8 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
         except Exception as e:
             if _unavailable(e):
                 raise self._lost(e) from e
+            if _transient(e):
+                raise StoreUnavailable(f"JanusGraph at {self.url}: transient failure: {e}") from e
             raise
 
     # -- graphs ------------------------------------------------------------------------------
@@ -261,12 +285,12 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                     tx.rollback()
             except Exception:
                 pass
-            if (
-                isinstance(e, Exception)
-                and not isinstance(e, StoreError | Contended)
-                and _unavailable(e)
-            ):
-                raise self._lost(e) from e
+            if isinstance(e, Exception) and not isinstance(e, StoreError | Contended):
+                if _unavailable(e):
+                    raise self._lost(e) from e
+                if _transient(e):
+                    message = f"JanusGraph at {self.url}: transient failure: {e}"
+                    raise StoreUnavailable(message) from e
             raise
 
     def _write(self, gtx: GraphTraversalSource, batch: WriteBatch, *, optimistic: bool) -> None:
