@@ -1,4 +1,5 @@
-"""Baselines of API call volume (principals) and VPC flow volume (instances), read from a store.
+"""Baselines of API call volume (principals), read from a store; VPC flow volume (instances) is
+in baselines/flow_volume.py, with the helpers here.
 
 These are the functions the API's service layer calls. Each reads the 45-day baseline window and
 the scope in one range per store call, with a fixed number of calls whatever the entity's
@@ -7,7 +8,7 @@ operations are the near ends, the principal the only far end), fits every series
 together (baselines.seasonal.fit_baselines), and returns immutable results:
 
 - hourly buckets of the scope with the observed counts and expected, lower and upper values
-  (for API calls: all calls and failed calls; for flows: bytes in and bytes out);
+  (all calls and failed calls);
 - per API method: its scope total and the bounds of that total;
 - increased volume: the methods whose scope total exceeds its upper bound, by how much. Only
   methods the principal also called in the baseline window qualify (a method never called
@@ -16,10 +17,7 @@ together (baselines.seasonal.fit_baselines), and returns immutable results:
   training.
 
 A principal's activity is its own CALLED edges: the loader writes those of a role, an instance
-and an account as rollups of their sessions and principals. An instance's traffic is the FLOW
-edges of its network interfaces in the hours they were attached to it (baselines.attachments;
-its own FLOW edges are a subset, used only for an instance whose interfaces the graph does not
-know; see loaders/vpcflow_graph.py).
+and an account as rollups of their sessions and principals.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.attachments import attachment_windows, sources_of, within
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.expected import BaselineResult, Floats
@@ -41,7 +38,7 @@ from baselines.window import (
     scope_hours,
     training_notice,
 )
-from graph.model import API, CALLED, FLOW, HOUR, VertexRef
+from graph.model import API, CALLED, HOUR, VertexRef
 from graph.store import Direction, GraphStore, Vertex
 
 Series = list[tuple[int, tuple[int, ...]]]
@@ -99,33 +96,6 @@ class ApiCallBaseline:
     training: TrainingNotice | None
 
 
-@dataclass(frozen=True, slots=True)
-class FlowBucket:
-    start: int
-    bytes_in: int
-    bytes_out: int
-    expected_in: float | None
-    lower_in: float | None
-    upper_in: float | None
-    expected_out: float | None
-    lower_out: float | None
-    upper_out: float | None
-    # all bytes (in + out) as their own series: bounds of the two directions cannot be added
-    expected: float | None = None
-    lower: float | None = None
-    upper: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FlowBaseline:
-    entity: VertexRef
-    start: int
-    end: int
-    baseline_start: int
-    buckets: tuple[FlowBucket, ...]
-    training: TrainingNotice | None
-
-
 def dense(
     rows: Sequence[tuple[int, Sequence[int]]], start: int, hours: int, counters: Sequence[int]
 ) -> Floats:
@@ -145,25 +115,25 @@ def dense(
     return out
 
 
-def _opt(x: float) -> float | None:
+def rounded(x: float) -> float | None:
     return None if np.isnan(x) else round(float(x), 6)
 
 
-def _key(
+def cache_key(
     store: GraphStore, graph: str, kind: str, entity: VertexRef, start: int, end: int,
     config: BaselineConfig, version: Hashable,
 ) -> CacheKey:  # fmt: skip
     return CacheKey(store.uri, graph, kind, entity, start, end, config, version)
 
 
-def _version(found: Vertex | None, data_version: Hashable) -> Hashable:
+def version_of(found: Vertex | None, data_version: Hashable) -> Hashable:
     """The caller's data version, else the entity's observed span (see baselines.cache)."""
     if data_version is not None:
         return data_version
     return None if found is None else (found.first, found.last)
 
 
-def _fit(
+def fit_window(
     rows: Floats, window_start: int, horizon: int, first: int | None, config: BaselineConfig
 ) -> BaselineResult:
     """Fit the window part of `rows` (the scope follows it); history from `first`."""
@@ -192,7 +162,9 @@ def api_call_baseline(
     check_scope(start, end)
     found = store.vertices(graph, [principal]).get(principal)
     first = found.first if found else None
-    key = _key(store, graph, "api", principal, start, end, config, _version(found, data_version))
+    key = cache_key(
+        store, graph, "api", principal, start, end, config, version_of(found, data_version)
+    )
 
     def compute() -> ApiCallBaseline:
         return _api_call_baseline(store, graph, principal, start, end, config, first)
@@ -242,7 +214,7 @@ def _api_call_baseline(
             ),
         ]
     )
-    fit = _fit(matrix, b0, horizon, first, config)
+    fit = fit_window(matrix, b0, horizon, first, config)
     scope = matrix[:, hours - horizon :]
     success = ok_failed[0, hours - horizon :]
     buckets = tuple(
@@ -250,12 +222,12 @@ def _api_call_baseline(
             start + i * HOUR,
             int(success[i]),
             int(scope[1, i]),
-            _opt(fit.expected[0, i]),
-            _opt(fit.lower[0, i]),
-            _opt(fit.upper[0, i]),
-            _opt(fit.expected[1, i]),
-            _opt(fit.lower[1, i]),
-            _opt(fit.upper[1, i]),
+            rounded(fit.expected[0, i]),
+            rounded(fit.lower[0, i]),
+            rounded(fit.upper[0, i]),
+            rounded(fit.expected[1, i]),
+            rounded(fit.lower[1, i]),
+            rounded(fit.upper[1, i]),
         )
         for i in range(horizon)
     )
@@ -363,81 +335,14 @@ def volume_buckets(
                     start + h * HOUR,
                     int(ok[h]),
                     int(bad[h]),
-                    _opt(fit.expected[i, h]),
-                    _opt(fit.lower[i, h]),
-                    _opt(fit.upper[i, h]),
-                    _opt(fit.expected[n + i, h]),
-                    _opt(fit.lower[n + i, h]),
-                    _opt(fit.upper[n + i, h]),
+                    rounded(fit.expected[i, h]),
+                    rounded(fit.lower[i, h]),
+                    rounded(fit.upper[i, h]),
+                    rounded(fit.expected[n + i, h]),
+                    rounded(fit.lower[n + i, h]),
+                    rounded(fit.upper[n + i, h]),
                 )
                 for h in range(horizon)
             )
         )
     return out
-
-
-def with_total(matrix: Floats) -> Floats:
-    """(bytes in, bytes out) rows -> (in, out, in + out): the sum is fitted as its own series."""
-    return np.vstack([matrix, matrix.sum(axis=0, keepdims=True)])
-
-
-def vpc_flow_baseline(
-    *,
-    store: GraphStore,
-    graph: str,
-    instance: VertexRef,
-    start: int,
-    end: int,
-    config: BaselineConfig = DEFAULT_CONFIG,
-    cache: BaselineCache | None = None,
-    data_version: Hashable = None,
-) -> FlowBaseline:
-    """Bytes in and out of an EC2 instance in the scope against its baseline, each interface
-    counted only while it was attached to the instance (`baselines.attachments`; four store
-    calls: the vertex, its interfaces, their other instances, the hourly FLOW counters)."""
-    check_scope(start, end)
-    found = store.vertices(graph, [instance]).get(instance)
-    first = found.first if found else None
-    key = _key(store, graph, "flow", instance, start, end, config, _version(found, data_version))
-
-    def compute() -> FlowBaseline:
-        return _vpc_flow_baseline(store, graph, instance, start, end, config, first)
-
-    return cache.get_or_compute(key, compute, FlowBaseline) if cache else compute()
-
-
-def _vpc_flow_baseline(
-    store: GraphStore, graph: str, instance: VertexRef, start: int, end: int,
-    config: BaselineConfig, first: int | None,
-) -> FlowBaseline:  # fmt: skip
-    b0 = baseline_start(start, config)
-    hours, horizon = scope_hours(b0, end), scope_hours(start, end)
-    matrix = np.zeros((2, hours))
-    if first is not None:
-        pairs = attachment_windows(store, graph, [instance], b0, end)[instance]
-        sources = sources_of({instance: pairs})
-        flows = store.series(graph, sources, FLOW, direction=Direction.OUT, start=b0, end=end)
-        for source, window in pairs:
-            # bytes_in, bytes_out of the interface while it was attached to this instance
-            matrix += dense(within(flows.get(source, []), window), b0, hours, (0, 1))
-    matrix = with_total(matrix)
-    fit = _fit(matrix, b0, horizon, first, config)
-    scope = matrix[:, hours - horizon :]
-    buckets = tuple(
-        FlowBucket(
-            start + i * HOUR,
-            int(scope[0, i]),
-            int(scope[1, i]),
-            _opt(fit.expected[0, i]),
-            _opt(fit.lower[0, i]),
-            _opt(fit.upper[0, i]),
-            _opt(fit.expected[1, i]),
-            _opt(fit.lower[1, i]),
-            _opt(fit.upper[1, i]),
-            _opt(fit.expected[2, i]),
-            _opt(fit.lower[2, i]),
-            _opt(fit.upper[2, i]),
-        )
-        for i in range(horizon)
-    )
-    return FlowBaseline(instance, start, end, b0, buckets, training_notice(first, start, config))

@@ -17,7 +17,7 @@ from api.graphql.loaders import load
 from api.graphql.types import Long, Scope, TrainingNotice, training_notice
 from api.services import flows
 from api.services.scope import to_datetime
-from baselines.volume import FlowBaseline
+from baselines.flow_volume import FlowBaseline
 from graph.model import VertexRef
 
 BUCKET_BASELINE = frozenset(

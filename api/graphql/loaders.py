@@ -23,7 +23,15 @@ from typing import Any, TypeVar, cast
 from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
-from api.services import activity, behaviors, entities, findings, flows, interactions
+from api.services import (
+    activity,
+    activity_baselines,
+    behaviors,
+    entities,
+    findings,
+    flows,
+    interactions,
+)
 from api.services.reads import CachedReads, GraphReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
@@ -158,8 +166,10 @@ class Loaders:
             return run
 
         self.vertex = _loader(vertices, None)
-        self.api_call_baseline = _loader(baselines(activity.api_call_baselines), None)
-        self.api_call_hourly = _loader(baselines(activity.api_call_hourly_baselines), None)
+        self.api_call_baseline = _loader(baselines(activity_baselines.api_call_baselines), None)
+        self.api_call_hourly = _loader(
+            baselines(activity_baselines.api_call_hourly_baselines), None
+        )
         self.vpc_flow_baseline = _loader(baselines(flows.vpc_flow_baselines), None)
         # the volume panel takes a principal's hourly calls from its cached baseline, if any
         self.api_call_volume = _loader(

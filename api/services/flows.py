@@ -32,14 +32,9 @@ from api.services.scope import Scope
 from baselines.attachments import Window, attachment_windows, sources_of, within
 from baselines.cache import BaselineCache
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
+from baselines.flow_volume import FlowBaseline, FlowBucket, vpc_flow_baseline, with_total
 from baselines.seasonal import fit_baselines
-from baselines.volume import (
-    FlowBaseline,
-    FlowBucket,
-    dense,
-    vpc_flow_baseline,
-    with_total,
-)
+from baselines.volume import dense, rounded
 from baselines.window import baseline_start, scope_hours, training_notice
 from graph.model import ENI, FLOW, HAS_INTERFACE, HOUR, INSTANCE, IP, VertexRef
 from graph.store import Direction, GraphStore, Neighbour, Vertex
@@ -180,10 +175,6 @@ def vpc_flow_volume(
     return out
 
 
-def _opt(x: float) -> float | None:
-    return None if np.isnan(x) else round(float(x), 6)
-
-
 def _address_baselines(
     store: GraphStore,
     graph: str,
@@ -253,15 +244,15 @@ def _fit_flows(
                 start + h * HOUR,
                 int(scoped[0, h]),
                 int(scoped[1, h]),
-                _opt(fit.expected[j, h]),
-                _opt(fit.lower[j, h]),
-                _opt(fit.upper[j, h]),
-                _opt(fit.expected[k, h]),
-                _opt(fit.lower[k, h]),
-                _opt(fit.upper[k, h]),
-                _opt(fit.expected[t, h]),
-                _opt(fit.lower[t, h]),
-                _opt(fit.upper[t, h]),
+                rounded(fit.expected[j, h]),
+                rounded(fit.lower[j, h]),
+                rounded(fit.upper[j, h]),
+                rounded(fit.expected[k, h]),
+                rounded(fit.lower[k, h]),
+                rounded(fit.upper[k, h]),
+                rounded(fit.expected[t, h]),
+                rounded(fit.lower[t, h]),
+                rounded(fit.upper[t, h]),
             )
             for h in range(horizon)
         )

@@ -21,7 +21,7 @@ import pytest
 
 from api.app import create_app
 from api.auth import Authenticator, parse_credentials
-from api.services import activity, flows
+from api.services import activity_baselines, flows
 from api.services.behaviors import new_behaviors
 from api.services.reads import CachedReads
 from api.services.scope import Scope
@@ -328,16 +328,18 @@ def test_baselines_are_cached_per_entity_and_scope(db: Path) -> None:
         cache = BaselineCache()
         scope = Scope(D, D + DAY)
         refs = [STEADY, NEWBIE, INST, PEER, HOME]
-        first = activity.api_call_baselines(store=store, graph=GRAPH, refs=refs, scope=scope,
-                                            cache=cache)  # fmt: skip
+        first = activity_baselines.api_call_baselines(
+            store=store, graph=GRAPH, refs=refs, scope=scope, cache=cache
+        )
         flows_first = flows.vpc_flow_baselines(store=store, graph=GRAPH, refs=refs, scope=scope,
                                                cache=cache)  # fmt: skip
         # an instance is a principal too; addresses have both panels
         assert set(first) == set(refs) and set(flows_first) == {INST, PEER, HOME}
         cold = sum(store.calls.values())  # type: ignore[attr-defined]
         store.calls.clear()  # type: ignore[attr-defined]
-        again = activity.api_call_baselines(store=store, graph=GRAPH, refs=refs, scope=scope,
-                                            cache=cache)  # fmt: skip
+        again = activity_baselines.api_call_baselines(
+            store=store, graph=GRAPH, refs=refs, scope=scope, cache=cache
+        )
         flows_again = flows.vpc_flow_baselines(store=store, graph=GRAPH, refs=refs, scope=scope,
                                                cache=cache)  # fmt: skip
         warm = store.calls  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import pytest
 
 from api.graphql import execution
 from api.graphql.loaders import _MemoWithUri
-from api.services import activity, behaviors
+from api.services import activity, activity_baselines, behaviors
 from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines import new_behaviors as found_new
@@ -57,7 +57,7 @@ def test_cached_profiles_are_the_same_panels(store: GraphStore, scope: Scope) ->
     cache = BaselineCache()
     for _ in range(2):  # cold, then warm
         counted = Counting(store)
-        activity.api_call_hourly_baselines(
+        activity_baselines.api_call_hourly_baselines(
             store=_reads(counted), graph=GRAPH, refs=refs, scope=scope, cache=cache
         )
         volume = activity.api_call_volume(

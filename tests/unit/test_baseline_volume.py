@@ -12,11 +12,11 @@ import pytest
 
 from baselines.cache import BaselineCache
 from baselines.config import BaselineConfig
+from baselines.flow_volume import vpc_flow_baseline
 from baselines.volume import (
     api_call_baseline,
     api_call_volume_baselines,
     dense,
-    vpc_flow_baseline,
 )
 from graph.batch import DeltaBuffer
 from graph.model import API, CALLED, ENI, FLOW, HAS_INTERFACE, INSTANCE, USER, VertexRef
