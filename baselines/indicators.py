@@ -176,21 +176,23 @@ def new_behavior_indicators(nb: NewBehaviors) -> list[FoundIndicator]:
 def ip_uses(
     store: GraphStore, graph: str, entity: VertexRef, start: int, end: int, *, max_ips: int
 ) -> list[IpUse]:
-    """The hours in which the entity used each address in the scope (1 + addresses reads;
-    the busiest `max_ips` addresses only, so a scanner-like principal stays bounded)."""
+    """The hours in which the entity used each address in the scope (three reads; the busiest
+    `max_ips` addresses only, so a scanner-like principal stays bounded)."""
     used = store.neighbours(graph, [entity], USED_IP, direction=Direction.OUT, start=start, end=end)
     rows = sorted(used.get(entity, []), key=lambda n: (-sum(n.counts), n.ref.key))[:max_ips]
     if not rows:
         return []
-    props = store.vertices(graph, [n.ref for n in rows])
+    addresses = [n.ref for n in rows]
+    props = store.vertices(graph, addresses)
+    # the addresses are the near ends: one read gives each its own hours with this entity
+    hours = store.series(graph, addresses, USED_IP, direction=Direction.IN, start=start, end=end,
+                         others=[entity])  # fmt: skip
     out = []
-    for n in rows:
-        v = props.get(n.ref)
+    for ref in addresses:
+        v = props.get(ref)
         country = v.props.get("country") if v is not None else None
-        hours = store.series(graph, [entity], USED_IP, direction=Direction.OUT, start=start,
-                             end=end, others=[n.ref])  # fmt: skip
-        for hour, _ in hours.get(entity, []):
-            out.append(IpUse(hour, n.ref.key, str(country).upper() if country else None))
+        for hour, _ in hours.get(ref, []):
+            out.append(IpUse(hour, ref.key, str(country).upper() if country else None))
     return sorted(out, key=lambda u: (u.hour, u.address))
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from baselines.indicators import FoundIndicator
+from baselines.indicators import FoundIndicator, ip_uses
 from baselines.investigation import (
     InvestigationConfig,
     find_entity,
@@ -259,3 +260,20 @@ def test_scopes_off_the_hour_and_of_a_whole_year_are_widened_within_limits(
     year = run_investigation(store=store, graph=GRAPH, entity=DEPLOYER, start=SCOPE - 1800,
                              end=SCOPE - 1800 + 366 * DAY)  # fmt: skip
     assert year.end - year.start == 366 * DAY and year.start == SCOPE - H
+
+
+def test_addresses_used_are_read_in_three_calls_whatever_their_number(store: SqliteStore) -> None:
+    calls: Counter[str] = Counter()
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls[name] += 1
+            return getattr(store, name)
+
+    uses = ip_uses(Counting(), GRAPH, DEPLOYER, SCOPE, SCOPE + DAY, max_ips=50)  # type: ignore[arg-type]
+    assert [(u.hour, u.address, u.country) for u in uses] == [
+        (SCOPE + 9 * H, "73.1.1.1", "US"),
+        (SCOPE + 10 * H, "79.192.1.1", "DE"),
+        (SCOPE + 12 * H, "198.51.100.7", "US"),
+    ]
+    assert calls == Counter({"neighbours": 1, "vertices": 1, "series": 1})
