@@ -12,7 +12,8 @@ from typing import Any
 
 from baselines import tactics
 from baselines.new_behaviors import NewBehaviors
-from baselines.threat_list import ThreatList, country_centroids, distance_km
+from baselines.threat_list import ThreatList
+from baselines.travel import least_distance_km
 from graph.model import FINDING, IN_GROUP, INVOLVES, IP, USED_IP, VertexRef
 from graph.store import Direction, GraphStore
 
@@ -197,20 +198,20 @@ def ip_uses(
 
 
 def travel_indicators(uses: Sequence[IpUse], *, max_speed_kmh: float) -> list[FoundIndicator]:
-    """IMPOSSIBLE_TRAVEL between successive uses from different countries whose centroids are
-    farther apart than `max_speed_kmh` allows in the time between their hours. Activity is
-    counted per hour, so uses in the same or adjacent hours are taken to be one hour apart
-    (the least the data can tell apart), never zero."""
-    centroids = country_centroids()
-    located = [u for u in uses if u.country in centroids]
+    """IMPOSSIBLE_TRAVEL between successive uses from different countries whose least distance
+    (baselines.travel: 0 for land neighbours, otherwise centres less each country's extent) is
+    more than `max_speed_kmh` allows in the time between their hours. Activity is counted per
+    hour, so uses in the same or adjacent hours are taken to be one hour apart (the least the
+    data can tell apart), never zero."""
+    located = [u for u in uses if u.country]
     out, seen = [], set()
     for a, b in zip(located, located[1:], strict=False):
         if a.country == b.country:
             continue
+        km = least_distance_km(a.country or "", b.country or "")
         hours = max((b.hour - a.hour) // HOUR, 1)
-        km = distance_km(centroids[a.country or ""], centroids[b.country or ""])
         pair = (a.address, b.address)
-        if km / hours > max_speed_kmh and pair not in seen:
+        if km is not None and km / hours > max_speed_kmh and pair not in seen:
             seen.add(pair)
             detail = {
                 "StartingIpAddress": a.address,

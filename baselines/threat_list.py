@@ -1,5 +1,5 @@
-"""The threat list behind FLAGGED_IP_ADDRESS indicators, and the country centroids behind
-IMPOSSIBLE_TRAVEL.
+"""The threat list behind FLAGGED_IP_ADDRESS indicators (with GuardDuty's own threat
+intelligence: baselines.indicators.intel_flagged).
 
 The shipped list (baselines/data/threat_list.txt) holds only documentation ranges: a self-hosted
 tool cannot redistribute AWS's threat intelligence, and a stale copy of a real feed would flag
@@ -10,7 +10,6 @@ comments) through GUMSHOE_THREAT_LIST=path or the `path` argument.
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +18,6 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 SHIPPED = DATA / "threat_list.txt"
 ENV = "GUMSHOE_THREAT_LIST"
-EARTH_RADIUS_KM = 6371.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -64,22 +62,3 @@ def load_threat_list(path: str | Path | None = None) -> ThreatList:
     and modification time, so an edited list is picked up without a restart."""
     chosen = Path(path or os.environ.get(ENV) or SHIPPED)
     return _read(str(chosen), chosen.stat().st_mtime)
-
-
-@lru_cache(maxsize=1)
-def country_centroids() -> dict[str, tuple[float, float]]:
-    out = {}
-    for line in _lines((DATA / "country_centroids.csv").read_text(encoding="utf-8")):
-        code, lat, lon = line.split(",")
-        out[code.strip().upper()] = (float(lat), float(lon))
-    return out
-
-
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle (haversine) distance."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
