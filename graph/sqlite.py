@@ -31,7 +31,10 @@ from graph.sqlite_reads import SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
 from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError
 
-_CACHE_LIMIT = 200_000
+# Vertex ids and properties kept between batches. Measured on 2 million events of 150 accounts:
+# the same CPU time with 50,000 entries as with 200,000, and 90 MB less peak memory (a load of
+# 10 million events must stay within 512 MB).
+_CACHE_LIMIT = 50_000
 _STAGE_EDGES = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_edges (n INTEGER PRIMARY KEY, label TEXT,"
     " src INTEGER, dst INTEGER, qualifier TEXT, first INTEGER, last INTEGER, id INTEGER)"

@@ -35,7 +35,9 @@ from loaders.geo import GeoIndex, parse_source_ip
 from loaders.identity import Principal, resolve
 from loaders.timeparse import MINUTE_CACHE, SECOND_TAILS, parse_time
 
-_PRINCIPAL_CACHE_LIMIT = 50_000
+# Keys are raw userIdentity bytes, one per role session: a bounded cache, sized for memory
+# (see graph/sqlite.py's vertex cache) rather than hit rate, which barely changes.
+_PRINCIPAL_CACHE_LIMIT = 20_000
 
 
 class Principals:
