@@ -16,31 +16,16 @@ traffic nor raises its expected values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 from graph.model import HAS_INTERFACE, HOUR, VertexRef
-from graph.store import Direction, Neighbour
+from graph.store import Direction, GraphReads
 
 Window = tuple[int, int]  # [start, end) in epoch seconds, whole hours
 Attachments = dict[VertexRef, list[tuple[VertexRef, Window]]]
 
 
-class NeighbourReads(Protocol):
-    """The one store read this module needs (a GraphStore, or the API's cached reads)."""
-
-    def neighbours(
-        self,
-        graph: str,
-        refs: Sequence[VertexRef],
-        edge_label: str,
-        *,
-        direction: Direction,
-        counts: bool = True,
-    ) -> dict[VertexRef, list[Neighbour]]: ...
-
-
 def attachment_windows(
-    store: NeighbourReads, graph: str, instances: Sequence[VertexRef], start: int, end: int
+    store: GraphReads, graph: str, instances: Sequence[VertexRef], start: int, end: int
 ) -> Attachments:
     """For each instance, the (interface or instance itself, window) pairs whose FLOW edges are
     its traffic within [start, end): two store calls, whatever the number of instances."""

@@ -101,7 +101,59 @@ class GraphNotFound(StoreError):
     pass
 
 
-class GraphStore(Protocol):
+class GraphReads(Protocol):
+    """The read half of the store contract: what profiles, baselines and investigations read
+    (the API's per-request CachedReads implements it too)."""
+
+    def list_graphs(self) -> list[GraphInfo]:
+        """Every graph in the store, ordered by ARN."""
+        ...
+
+    def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]: ...
+
+    def search(
+        self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
+    ) -> SearchPage: ...
+
+    def neighbours(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int | None = None,
+        end: int | None = None,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+        counts: bool = True,
+    ) -> dict[VertexRef, list[Neighbour]]:
+        """Edges of `edge_label` around each ref. With a range, only edges with counts in it,
+        counts summed over it. `other_labels`/`others` restrict the vertex at the other end.
+        `counts=False`: the same edges, without their counts (each `counts` is `()`), for
+        callers that need only which edges there are and their first/last observed; a backend
+        may then skip the summing (the embedded store checks one hour per edge instead)."""
+        ...
+
+    def series(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+        other_labels: frozenset[str] | None = None,
+        others: Sequence[VertexRef] | None = None,
+        qualifier: str | None = None,
+    ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
+        """Hourly counters summed over the matching edges of each ref, sorted by hour;
+        hours without counts are absent."""
+        ...
+
+
+class GraphStore(GraphReads, Protocol):
     uri: str
 
     def close(self) -> None: ...
@@ -109,10 +161,6 @@ class GraphStore(Protocol):
     # -- graphs ------------------------------------------------------------------------------
     def create_graph(self, info: GraphInfo) -> GraphInfo:
         """Create the graph, or return the existing one with the same ARN."""
-        ...
-
-    def list_graphs(self) -> list[GraphInfo]:
-        """Every graph in the store, ordered by ARN."""
         ...
 
     def delete_graph(self, arn: str) -> None:
@@ -174,50 +222,6 @@ class GraphStore(Protocol):
 
     def ledger(self, graph: str, sources: Sequence[str]) -> dict[str, list[LedgerEntry]]:
         """Ledger entries for the given source URIs (all versions)."""
-        ...
-
-    # -- reads -------------------------------------------------------------------------------
-    def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]: ...
-
-    def search(
-        self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
-    ) -> SearchPage: ...
-
-    def neighbours(
-        self,
-        graph: str,
-        refs: Sequence[VertexRef],
-        edge_label: str,
-        *,
-        direction: Direction,
-        start: int | None = None,
-        end: int | None = None,
-        other_labels: frozenset[str] | None = None,
-        others: Sequence[VertexRef] | None = None,
-        counts: bool = True,
-    ) -> dict[VertexRef, list[Neighbour]]:
-        """Edges of `edge_label` around each ref. With a range, only edges with counts in it,
-        counts summed over it. `other_labels`/`others` restrict the vertex at the other end.
-        `counts=False`: the same edges, without their counts (each `counts` is `()`), for
-        callers that need only which edges there are and their first/last observed; a backend
-        may then skip the summing (the embedded store checks one hour per edge instead)."""
-        ...
-
-    def series(
-        self,
-        graph: str,
-        refs: Sequence[VertexRef],
-        edge_label: str,
-        *,
-        direction: Direction,
-        start: int,
-        end: int,
-        other_labels: frozenset[str] | None = None,
-        others: Sequence[VertexRef] | None = None,
-        qualifier: str | None = None,
-    ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
-        """Hourly counters summed over the matching edges of each ref, sorted by hour;
-        hours without counts are absent."""
         ...
 
     def export(self, graph: str) -> Iterator[dict[str, Any]]:

@@ -32,12 +32,12 @@ from api.services import (
     flows,
     interactions,
 )
-from api.services.reads import CachedReads, GraphReads
+from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
 from graph.model import VertexRef
-from graph.store import GraphStore, Vertex
+from graph.store import GraphReads, GraphStore, Vertex
 
 T = TypeVar("T")
 # (graph ARN, entity, options): options is a hashable tuple of the panel's other arguments

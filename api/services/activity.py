@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from api.services.batching import by_label, neighbours, series, vertices
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
@@ -49,7 +48,7 @@ from graph.model import (
     USER,
     VertexRef,
 )
-from graph.store import Direction, Neighbour, Vertex
+from graph.store import Direction, GraphReads, Neighbour, Vertex
 
 S3 = "s3.amazonaws.com"
 # edge from the acting principal to each kind of object entity

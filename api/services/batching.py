@@ -11,12 +11,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import BaselineConfig
 from graph.model import VertexRef
-from graph.store import Direction, GraphStore, Neighbour, Vertex
+from graph.store import Direction, GraphReads, GraphStore, Neighbour, Vertex
 
 R = TypeVar("R")
 

@@ -25,14 +25,13 @@ from typing import cast
 
 from api.services.activity import Calls, split_api
 from api.services.batching import neighbours, vertices
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines import new_behaviors as found_new
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.window import TrainingNotice
 from graph.model import CALLED, PRINCIPALS, USED_AGENT, USED_IP, VertexRef
-from graph.store import Direction, GraphStore, Neighbour, Vertex
+from graph.store import Direction, GraphReads, GraphStore, Neighbour, Vertex
 
 
 @dataclass(slots=True)

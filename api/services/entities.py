@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.services.errors import InvalidInput
-from api.services.reads import GraphReads
 from graph.model import FINDING, VERTEX_TYPES, VertexRef
-from graph.store import Vertex
+from graph.store import GraphReads, Vertex
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 20

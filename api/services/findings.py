@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from api.services.batching import neighbours
 from api.services.entities import is_archived
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from graph.model import FINDING, FINDING_GROUP, IN_GROUP, INVOLVES, VertexRef
-from graph.store import Direction, Vertex
+from graph.store import Direction, GraphReads, Vertex
 
 ACTIVE = "ACTIVE"
 FINDINGS = frozenset({FINDING})

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from api.services.batching import by_label, cached_split, neighbours, series
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from baselines.attachments import Window, attachment_windows, sources_of, within
 from baselines.cache import BaselineCache
@@ -37,7 +36,7 @@ from baselines.seasonal import fit_baselines
 from baselines.volume import dense, rounded
 from baselines.window import baseline_start, scope_hours, training_notice
 from graph.model import ENI, FLOW, HAS_INTERFACE, HOUR, INSTANCE, IP, VertexRef
-from graph.store import Direction, GraphStore, Neighbour, Vertex
+from graph.store import Direction, GraphReads, GraphStore, Neighbour, Vertex
 
 PROTOCOLS = {"1": "ICMP", "6": "TCP", "17": "UDP", "58": "ICMPv6"}
 _TURN = {"ingress": "egress", "egress": "ingress"}

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from api.auth import Caller
 from api.services.errors import AccessDenied
-from api.services.reads import GraphReads
-from graph.store import GraphInfo
+from graph.store import GraphInfo, GraphReads
 
 
 def visible_graphs(*, store: GraphReads, caller: Caller) -> list[GraphInfo]:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from api.services.batching import by_label, neighbours, vertices
-from api.services.reads import GraphReads
 from api.services.scope import Scope
 from graph.model import (
     ACCOUNT,
@@ -36,7 +35,7 @@ from graph.model import (
     USER,
     VertexRef,
 )
-from graph.store import Direction, Neighbour, Vertex
+from graph.store import Direction, GraphReads, Neighbour, Vertex
 
 STARTERS = frozenset({USER, FEDERATED, SERVICE, ACCOUNT})
 LABELS = STARTERS | {ROLE, SESSION, INSTANCE}

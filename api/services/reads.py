@@ -1,4 +1,4 @@
-"""The store reads the services use, and a per-request cache of them.
+"""A per-request cache of the store reads the services use (graph.store.GraphReads).
 
 Profile panels overlap in what they read: the API call volume and the new-behavior panels both
 need a principal's API calls in the scope. `CachedReads` makes each distinct `vertices`,
@@ -11,50 +11,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any
 
 from graph.model import VertexRef
-from graph.store import Direction, GraphInfo, GraphStore, Neighbour, SearchPage, Vertex
-
-
-class GraphReads(Protocol):
-    """The read half of the store contract (graph.store.GraphStore)."""
-
-    def list_graphs(self) -> list[GraphInfo]: ...
-
-    def vertices(self, graph: str, refs: Sequence[VertexRef]) -> dict[VertexRef, Vertex]: ...
-
-    def search(
-        self, graph: str, label: str, query: str, *, limit: int, after: str | None = None
-    ) -> SearchPage: ...
-
-    def neighbours(
-        self,
-        graph: str,
-        refs: Sequence[VertexRef],
-        edge_label: str,
-        *,
-        direction: Direction,
-        start: int | None = None,
-        end: int | None = None,
-        other_labels: frozenset[str] | None = None,
-        others: Sequence[VertexRef] | None = None,
-        counts: bool = True,
-    ) -> dict[VertexRef, list[Neighbour]]: ...
-
-    def series(
-        self,
-        graph: str,
-        refs: Sequence[VertexRef],
-        edge_label: str,
-        *,
-        direction: Direction,
-        start: int,
-        end: int,
-        other_labels: frozenset[str] | None = None,
-        others: Sequence[VertexRef] | None = None,
-        qualifier: str | None = None,
-    ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]: ...
+from graph.store import (
+    Direction,
+    GraphInfo,
+    GraphStore,
+    Neighbour,
+    SearchPage,
+    Vertex,
+)
 
 
 class CachedReads:
