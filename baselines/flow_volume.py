@@ -19,11 +19,10 @@ from baselines.attachments import attachment_windows, sources_of, within
 from baselines.cache import BaselineCache
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.expected import Floats
-from baselines.volume import cache_key, dense, fit_window, rounded, version_of
+from baselines.volume import cached_baseline, dense, fit_window, rounded
 from baselines.window import (
     TrainingNotice,
     baseline_start,
-    check_scope,
     scope_hours,
     training_notice,
 )
@@ -77,17 +76,12 @@ def vpc_flow_baseline(
     """Bytes in and out of an EC2 instance in the scope against its baseline, each interface
     counted only while it was attached to the instance (`baselines.attachments`; four store
     calls: the vertex, its interfaces, their other instances, the hourly FLOW counters)."""
-    check_scope(start, end)
-    found = store.vertices(graph, [instance]).get(instance)
-    first = found.first if found else None
-    key = cache_key(
-        store, graph, "flow", instance, start, end, config, version_of(found, data_version)
-    )
-
-    def compute() -> FlowBaseline:
-        return _vpc_flow_baseline(store, graph, instance, start, end, config, first)
-
-    return cache.get_or_compute(key, compute, FlowBaseline) if cache else compute()
+    return cached_baseline(
+        store, graph, "flow", instance, start, end, config=config, cache=cache,
+        data_version=data_version, result=FlowBaseline,
+        compute=lambda first: _vpc_flow_baseline(store, graph, instance, start, end, config,
+                                                 first),
+    )  # fmt: skip
 
 
 def _vpc_flow_baseline(

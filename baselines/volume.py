@@ -22,8 +22,9 @@ and an account as rollups of their sessions and principals.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -39,9 +40,10 @@ from baselines.window import (
     training_notice,
 )
 from graph.model import API, CALLED, HOUR, VertexRef
-from graph.store import Direction, GraphStore, Vertex
+from graph.store import Direction, GraphStore
 
 Series = list[tuple[int, tuple[int, ...]]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,18 +121,34 @@ def rounded(x: float) -> float | None:
     return None if np.isnan(x) else round(float(x), 6)
 
 
-def cache_key(
-    store: GraphStore, graph: str, kind: str, entity: VertexRef, start: int, end: int,
-    config: BaselineConfig, version: Hashable,
-) -> CacheKey:  # fmt: skip
-    return CacheKey(store.uri, graph, kind, entity, start, end, config, version)
-
-
-def version_of(found: Vertex | None, data_version: Hashable) -> Hashable:
-    """The caller's data version, else the entity's observed span (see baselines.cache)."""
-    if data_version is not None:
-        return data_version
-    return None if found is None else (found.first, found.last)
+def cached_baseline(
+    store: GraphStore,
+    graph: str,
+    kind: str,
+    entity: VertexRef,
+    start: int,
+    end: int,
+    *,
+    config: BaselineConfig,
+    cache: BaselineCache | None,
+    data_version: Hashable,
+    compute: Callable[[int | None], T],
+    result: type[T],
+) -> T:
+    """An entity's baseline of one kind for a scope: the entity is read once, then the result
+    comes from `cache` or from `compute(first observed)`. Keys hold the store, graph, kind,
+    entity, scope and configuration, and the caller's data version, else the entity's observed
+    span (see baselines.cache)."""
+    check_scope(start, end)
+    found = store.vertices(graph, [entity]).get(entity)
+    first = found.first if found else None
+    if cache is None:
+        return compute(first)
+    version = data_version
+    if version is None and found is not None:
+        version = (found.first, found.last)
+    key = CacheKey(store.uri, graph, kind, entity, start, end, config, version)
+    return cache.get_or_compute(key, lambda: compute(first), result)
 
 
 def fit_window(
@@ -159,17 +177,12 @@ def api_call_baseline(
 
     Four store calls: the vertex, its hourly totals, its CALLED edges in the scope, and the
     hourly series of each of those methods (one call), over [start - 45 days, end)."""
-    check_scope(start, end)
-    found = store.vertices(graph, [principal]).get(principal)
-    first = found.first if found else None
-    key = cache_key(
-        store, graph, "api", principal, start, end, config, version_of(found, data_version)
-    )
-
-    def compute() -> ApiCallBaseline:
-        return _api_call_baseline(store, graph, principal, start, end, config, first)
-
-    return cache.get_or_compute(key, compute, ApiCallBaseline) if cache else compute()
+    return cached_baseline(
+        store, graph, "api", principal, start, end, config=config, cache=cache,
+        data_version=data_version, result=ApiCallBaseline,
+        compute=lambda first: _api_call_baseline(store, graph, principal, start, end, config,
+                                                 first),
+    )  # fmt: skip
 
 
 def _api_call_baseline(
