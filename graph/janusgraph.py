@@ -145,6 +145,16 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
         self._stale = True
         return StoreUnavailable(f"cannot reach JanusGraph at {self.url}: {e}")
 
+    def _retryable(self, e: Exception) -> StoreUnavailable | None:
+        """The StoreUnavailable the loader retries on for a failed request, if it is one: a lost
+        connection (reconnect next time) or a transaction the server rolled back for a passing
+        reason (`_transient`); None for a request the server refuses."""
+        if _unavailable(e):
+            return self._lost(e)
+        if _transient(e):
+            return StoreUnavailable(f"JanusGraph at {self.url}: transient failure: {e}")
+        return None
+
     def _ensure_connected(self) -> None:
         if self._stale:
             with contextlib.suppress(Exception):  # the socket is already gone
@@ -168,10 +178,8 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
         except StoreError:
             raise
         except Exception as e:
-            if _unavailable(e):
-                raise self._lost(e) from e
-            if _transient(e):
-                raise StoreUnavailable(f"JanusGraph at {self.url}: transient failure: {e}") from e
+            if (retry := self._retryable(e)) is not None:
+                raise retry from e
             raise
 
     # -- graphs ------------------------------------------------------------------------------
@@ -285,12 +293,12 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                     tx.rollback()
             except Exception:
                 pass
-            if isinstance(e, Exception) and not isinstance(e, StoreError | Contended):
-                if _unavailable(e):
-                    raise self._lost(e) from e
-                if _transient(e):
-                    message = f"JanusGraph at {self.url}: transient failure: {e}"
-                    raise StoreUnavailable(message) from e
+            if (
+                isinstance(e, Exception)
+                and not isinstance(e, StoreError | Contended)
+                and (retry := self._retryable(e)) is not None
+            ):
+                raise retry from e
             raise
 
     def _write(self, gtx: GraphTraversalSource, batch: WriteBatch, *, optimistic: bool) -> None:
