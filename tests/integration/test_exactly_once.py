@@ -43,7 +43,7 @@ from graph.sqlite import SqliteStore
 from loaders.pipeline import Loader, LoadOptions
 store = SqliteStore(sys.argv[1])
 def pause(obj, report):
-    time.sleep(0.001)
+    time.sleep(0.002)
 loader = Loader(store, LoadOptions(batch_events=int(sys.argv[3])), progress=pause)
 print("ready", flush=True)
 report = loader.load([sys.argv[2]])
