@@ -3,8 +3,8 @@ in baselines/flow_volume.py, with the helpers here.
 
 These are the functions the API's service layer calls. Each reads the 45-day baseline window and
 the scope in one range per store call, with a fixed number of calls whatever the entity's
-activity (the per-method series of a principal come back in one `series` call: the API
-operations are the near ends, the principal the only far end), fits every series of the entity
+activity (the per-method series of a principal come back in one `series_by_other` call, its
+totals being their sum), fits every series of the entity
 together (baselines.seasonal.fit_baselines), and returns immutable results:
 
 - hourly buckets of the scope with the observed counts and expected, lower and upper values
@@ -39,10 +39,9 @@ from baselines.window import (
     scope_hours,
     training_notice,
 )
-from graph.model import API, CALLED, HOUR, VertexRef
+from graph.model import CALLED, HOUR, VertexRef
 from graph.store import Direction, GraphStore
 
-Series = list[tuple[int, tuple[int, ...]]]
 T = TypeVar("T")
 
 
@@ -175,8 +174,8 @@ def api_call_baseline(
 ) -> ApiCallBaseline:
     """API call volume of `principal` in the scope [start, end) against its baseline.
 
-    Four store calls: the vertex, its hourly totals, its CALLED edges in the scope, and the
-    hourly series of each of those methods (one call), over [start - 45 days, end)."""
+    Two store calls: the vertex, and the hourly calls of each of its API methods over
+    [start - 45 days, end) (`series_by_other`)."""
     return cached_baseline(
         store, graph, "api", principal, start, end, config=config, cache=cache,
         data_version=data_version, result=ApiCallBaseline,
@@ -192,40 +191,22 @@ def _api_call_baseline(
     b0 = baseline_start(start, config)
     hours, horizon = scope_hours(b0, end), scope_hours(start, end)
     notice = training_notice(first, start, config)
-    totals: Series = []
-    scope_edges = []
-    if first is not None:
-        totals = store.series(
+    by_api = (
+        store.series_by_other(
             graph, [principal], CALLED, direction=Direction.OUT, start=b0, end=end
-        ).get(principal, [])
-        scope_edges = store.neighbours(
-            graph, [principal], CALLED, direction=Direction.OUT, start=start, end=end
-        ).get(principal, [])
-    apis = sorted({n.ref.key for n in scope_edges})
-    per_method = (
-        store.series(
-            graph,
-            [VertexRef(API, a) for a in apis],
-            CALLED,
-            direction=Direction.IN,
-            start=b0,
-            end=end,
-            others=[principal],
-        )
-        if apis
+        ).get(principal, {})
+        if first is not None
         else {}
     )
-    # rows: all calls, failed calls, then every method's calls (success + failed)
-    ok_failed = dense(totals, b0, hours, (0, 1))
+    # the methods called in the scope, and every method's calls (success + failed)
+    calls = {ref.key: counts[0] + counts[1] for ref, counts in by_api.items()}
+    apis = sorted(a for a, row in calls.items() if row[hours - horizon :].any())
+    ok_failed: Floats = np.zeros((2, hours))
+    for counts in by_api.values():
+        ok_failed += counts[:2]
+    # rows: all calls, failed calls, then every method of the scope
     matrix = np.vstack(
-        [
-            ok_failed.sum(axis=0),
-            ok_failed[1],
-            *(
-                dense(per_method.get(VertexRef(API, a), []), b0, hours, (0, 1)).sum(axis=0)
-                for a in apis
-            ),
-        ]
+        [ok_failed.sum(axis=0), ok_failed[1], *(calls[a].astype(np.float64) for a in apis)]
     )
     fit = fit_window(matrix, b0, horizon, first, config)
     scope = matrix[:, hours - horizon :]
@@ -303,8 +284,14 @@ def api_call_volume_baselines(
     refs = sorted(found)
     if not refs:
         return {}
-    series = store.series(graph, refs, CALLED, direction=Direction.OUT, start=b0, end=end)
-    dense_rows = [dense(series.get(r, []), b0, hours, (0, 1)) for r in refs]
+    # per method, as the principal's own baseline reads it: a profile asking for both reads once
+    by_api = store.series_by_other(graph, refs, CALLED, direction=Direction.OUT, start=b0, end=end)
+    dense_rows = []
+    for r in refs:
+        ok_failed: Floats = np.zeros((2, hours))
+        for counts in by_api.get(r, {}).values():
+            ok_failed += counts[:2]
+        dense_rows.append(ok_failed)
     fitted = volume_buckets(
         dense_rows, [found[r].first for r in refs], b0=b0, start=start, config=config
     )

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 from gremlin_python.process.graph_traversal import GraphTraversalSource, __
 from gremlin_python.process.traversal import P, TextP
 
@@ -19,12 +20,21 @@ from graph.janusgraph_schema import (
     SEARCH_FIELDS,
     vertex_id,
 )
-from graph.model import EDGE_TYPES, VERTEX_TYPES, VertexRef
-from graph.store import Direction, Neighbour, SearchPage, Vertex, in_range
+from graph.model import EDGE_TYPES, HOUR, VERTEX_TYPES, VertexRef
+from graph.store import (
+    Direction,
+    HourCounts,
+    Neighbour,
+    SearchPage,
+    Vertex,
+    hour_columns,
+    in_range,
+)
 
 CHUNK = 400
 R = TypeVar("R")
 _META = {"graph", "nkey", "first", "last"}
+_INT64_MAX = (1 << 63) - 1
 
 
 def _props(raw: dict[str, Any], label: str) -> dict[str, Any]:
@@ -248,6 +258,46 @@ class JanusGraphReads:
             ids[i]: [(h, tuple(c[:n])) for h, c in sorted(by_hour.items())]
             for i, by_hour in sums.items()
         }
+
+    def series_by_other(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+    ) -> dict[VertexRef, dict[VertexRef, HourCounts]]:
+        in_range(start, end)
+        hours = hour_columns(start, end)
+        self._check_graph(graph)
+        n = len(EDGE_TYPES[edge_label].counters)
+        ids, rows = self._edges(
+            graph,
+            refs,
+            edge_label + HOURLY,
+            direction,
+            lambda t: t.has("hour", P.gte(start).and_(P.lt(end))),
+            None,
+            None,
+            {"hour": "hour", **{c: c for c in COUNTERS[:n]}},
+        )
+        sums: dict[tuple[str, VertexRef], list[list[int]]] = {}
+        for r in rows:
+            acc = sums.get((r["near"], other := VertexRef(r["ol"], r["ok"])))
+            if acc is None:
+                acc = sums[r["near"], other] = [[0] * hours for _ in range(n)]
+            column = (r["hour"] - start) // HOUR
+            for i, c in enumerate(COUNTERS[:n]):
+                acc[i][column] += r[c]
+        out: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
+        for (near, other), acc in sums.items():
+            # int64 like the embedded store, saturating as its writer does
+            out.setdefault(ids[near], {})[other] = np.array(
+                [[min(x, _INT64_MAX) for x in row] for row in acc], dtype=np.int64
+            )
+        return out
 
     def _export(self, graph: str) -> Iterator[dict[str, Any]]:
         ids: list[str] = self._call(

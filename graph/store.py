@@ -9,7 +9,10 @@ maps onto a single Gremlin traversal as well as onto SQL:
 - `neighbours`: the edges of one label around many vertices, with counters summed over an hour
   range (or, cheaper, without them) and each edge's first/last observed (what new-behavior
   queries need);
-- `series`: hourly counters of one relationship summed over neighbours, for many vertices.
+- `series`: hourly counters of one relationship summed over neighbours, for many vertices;
+- `series_by_other`: the same per vertex at the other end, as dense arrays (a principal's calls
+  of every API over the 45-day baseline window in one read: tens of thousands of hourly rows,
+  which as Python tuples would cost more than reading them).
 
 Membership (graph.membership) is kept beside the graph: member records, ingested volume per
 account and day (written inside `write`, with the ledger), the organization's administrators,
@@ -27,9 +30,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from graph.batch import LedgerEntry, WriteBatch
 from graph.membership import Expired, Member, OrgAdmin, VolumeUsage
-from graph.model import Scalar, VertexRef
+from graph.model import HOUR, Scalar, VertexRef
 
 
 class Direction(Enum):
@@ -79,6 +85,18 @@ class Neighbour:
 class SearchPage:
     vertices: list[Vertex]
     next_after: str | None  # pass as `after` for the next page; None on the last page
+
+
+# Dense hourly counters: shape (counters of the edge label, hours); column i counts the hour
+# starting at `start + i * HOUR` of the read's range.
+HourCounts = npt.NDArray[np.int64]
+
+
+def hour_columns(start: int, end: int) -> int:
+    """The number of columns of an HourCounts array over [start, end) (hour-aligned start)."""
+    if start % HOUR:
+        raise ValueError(f"range start {start} is not an hour start")
+    return -(-(end - start) // HOUR)
 
 
 class StoreError(Exception):
@@ -150,6 +168,21 @@ class GraphReads(Protocol):
     ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
         """Hourly counters summed over the matching edges of each ref, sorted by hour;
         hours without counts are absent."""
+        ...
+
+    def series_by_other(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+    ) -> dict[VertexRef, dict[VertexRef, HourCounts]]:
+        """Hourly counters of each ref's edges of `edge_label` over [start, end) (start an hour
+        start), per vertex at the other end and summed over qualifiers, as (counters, hours)
+        arrays (`hour_columns`). Only refs and other ends with hourly counts in the range."""
         ...
 
 

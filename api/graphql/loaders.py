@@ -69,6 +69,7 @@ class _MemoWithUri:
         self.vertices = reads.vertices
         self.neighbours = reads.neighbours
         self.series = reads.series
+        self.series_by_other = reads.series_by_other
 
 
 class Loaders:

@@ -2,8 +2,8 @@
 
 Profile panels overlap in what they read: the API call volume and the new-behavior panels both
 need a principal's API calls in the scope. `CachedReads` makes each distinct `vertices`,
-`neighbours` or `series` call once per request, even when two panels ask for it at the same
-moment from two worker threads (the second waits for the first's answer).
+`neighbours`, `series` or `series_by_other` call once per request, even when two panels ask for
+it at the same moment from two worker threads (the second waits for the first's answer).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from graph.store import (
     Direction,
     GraphInfo,
     GraphStore,
+    HourCounts,
     Neighbour,
     SearchPage,
     Vertex,
@@ -25,8 +26,8 @@ from graph.store import (
 
 
 class CachedReads:
-    """A request's view of the store: vertices, neighbours and series memoized, the rest passed
-    on.
+    """A request's view of the store: vertices, neighbours and both series memoized, the
+    rest passed on.
 
     Results are shared between callers: treat them as read-only."""
 
@@ -120,4 +121,26 @@ class CachedReads:
             other_labels=other_labels,
             others=others,
             qualifier=qualifier,
+        )
+
+    def series_by_other(
+        self,
+        graph: str,
+        refs: Sequence[VertexRef],
+        edge_label: str,
+        *,
+        direction: Direction,
+        start: int,
+        end: int,
+    ) -> dict[VertexRef, dict[VertexRef, HourCounts]]:
+        key = ("series_by_other", graph, tuple(refs), edge_label, direction, start, end)
+        return self._once(  # type: ignore[no-any-return]
+            key,
+            self.store.series_by_other,
+            graph,
+            refs,
+            edge_label,
+            direction=direction,
+            start=start,
+            end=end,
         )

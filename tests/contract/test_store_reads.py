@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from graph.batch import DeltaBuffer
 from graph.export import dumps
 from graph.model import (
     ACCOUNT,
+    API,
     ASSUMED_ROLE,
     CALLED,
     IP,
@@ -21,7 +24,7 @@ from graph.model import (
     VertexRef,
 )
 from graph.store import Direction, GraphStore, Neighbour
-from tests.conftest import GRAPH
+from tests.conftest import GRAPH, OTHER_GRAPH
 from tests.contract.test_store_writes import ALICE, BOB, GET, IP1, LIST, H, write
 
 DAY = 86_400
@@ -187,6 +190,78 @@ def test_series_range_is_half_open_and_filters(loaded: GraphStore) -> None:
     assert one_api[ALICE] == [(H + 2 * DAY, (1, 0))]
     with pytest.raises(ValueError):
         loaded.series(GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H)
+
+
+def test_series_by_other_per_other_end_summed_over_qualifiers(store: GraphStore) -> None:
+    buf = DeltaBuffer()
+    buf.edge(CALLED, ALICE, GET, H + 5, (3, 1), qualifier=IP1.key)
+    buf.edge(CALLED, ALICE, GET, H + 50, (2, 2), qualifier=IP2.key)  # same hour, other address
+    buf.edge(CALLED, ALICE, GET, H + 2 * 3600, (1, 0), qualifier=IP2.key)
+    buf.edge(CALLED, ALICE, LIST, H + 3 * 3600, (7, 0), qualifier=IP1.key)
+    buf.edge(CALLED, BOB, GET, H + 3600, (10, 0), qualifier=IP2.key)
+    buf.edge(CALLED, BOB, LIST, H + 9 * 3600, (5, 5), qualifier=IP2.key)  # after the range
+    write(store, buf)
+    got = store.series_by_other(
+        GRAPH, [ALICE, BOB, VertexRef(USER, "AIDANOBODY")], CALLED,
+        direction=Direction.OUT, start=H, end=H + 4 * 3600,
+    )  # fmt: skip
+    assert set(got) == {ALICE, BOB}
+    assert set(got[ALICE]) == {GET, LIST} and set(got[BOB]) == {GET}
+    alice_get = got[ALICE][GET]
+    assert alice_get.dtype == np.int64 and alice_get.shape == (2, 4)
+    assert alice_get.tolist() == [[5, 0, 1, 0], [3, 0, 0, 0]]
+    assert got[ALICE][LIST].tolist() == [[0, 0, 0, 7], [0, 0, 0, 0]]
+    assert got[BOB][GET].tolist() == [[0, 10, 0, 0], [0, 0, 0, 0]]
+    callers = store.series_by_other(
+        GRAPH, [GET], CALLED, direction=Direction.IN, start=H + 3600, end=H + 3 * 3600
+    )
+    assert {k: v.tolist() for k, v in callers[GET].items()} == {
+        ALICE: [[0, 1], [0, 0]],
+        BOB: [[10, 0], [0, 0]],
+    }
+    # a range that ends inside an hour has a column for that hour
+    partial = store.series_by_other(
+        GRAPH, [BOB], CALLED, direction=Direction.OUT, start=H, end=H + 9 * 3600 + 1
+    )
+    assert partial[BOB][LIST].shape == (2, 10) and partial[BOB][LIST][:, 9].tolist() == [5, 5]
+    assert (
+        store.series_by_other(
+            OTHER_GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H + 3600
+        )
+        == {}
+    )
+    with pytest.raises(ValueError, match="not an hour start"):
+        store.series_by_other(
+            GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H + 1, end=H + 3600
+        )
+    with pytest.raises(ValueError):
+        store.series_by_other(GRAPH, [ALICE], CALLED, direction=Direction.OUT, start=H, end=H)
+
+
+def test_series_by_other_agrees_with_series(store: GraphStore) -> None:
+    """Summed over the other ends, the dense arrays are `series` (random edges, both ways)."""
+    rng = random.Random(7)
+    users = [VertexRef(USER, f"AIDAU{i}") for i in range(4)]
+    apis = [VertexRef(API, f"ec2.amazonaws.com:Op{i}") for i in range(5)]
+    buf = DeltaBuffer()
+    for _ in range(120):
+        buf.edge(
+            CALLED, rng.choice(users), rng.choice(apis), H + rng.randrange(30 * 3600),
+            (rng.randrange(1, 9), rng.randrange(3)), qualifier=f"10.0.0.{rng.randrange(3)}",
+        )  # fmt: skip
+    write(store, buf)
+    start, end = H + 2 * 3600, H + 26 * 3600
+    for refs, direction in ((users, Direction.OUT), (apis, Direction.IN)):
+        dense = store.series_by_other(
+            GRAPH, refs, CALLED, direction=direction, start=start, end=end
+        )
+        sparse = store.series(GRAPH, refs, CALLED, direction=direction, start=start, end=end)
+        for ref in refs:
+            want = np.zeros((2, 24), dtype=np.int64)
+            for hour, counts in sparse.get(ref, []):
+                want[:, (hour - start) // 3600] = counts
+            have = sum(dense.get(ref, {}).values(), np.zeros((2, 24), dtype=np.int64))
+            assert have.tolist() == want.tolist(), ref
 
 
 def test_export_is_sorted_and_complete(loaded: GraphStore) -> None:

@@ -61,3 +61,26 @@ def test_sums_across_batches_saturate_and_stay_integers(tmp_path: Path) -> None:
         "s3://b/three",
     }
     store.close()
+
+
+def test_reads_summing_saturated_counters_saturate_too(tmp_path: Path) -> None:
+    """Edges at the maximum summed in one hour: the sum is the maximum, not an overflow; and a
+    count past 2^53 stays exact (no float on the way)."""
+    store = SqliteStore(tmp_path / "s.db")
+    store.create_graph(GraphInfo(GRAPH, "111122223333", H))
+    _write(store, _flows((INT64_MAX, 1, 1, 1)), "s3://b/one")
+    other = VertexRef(IP, "198.51.100.4")
+    buf = DeltaBuffer()
+    buf.edge(FLOW, NIC, other, H + 60, ((1 << 53) + 1, 2, 3, 4))
+    buf.edge(FLOW, NIC, PEER, H + 60, (5, 1, 1, 1), qualifier="udp/53/50001/out/ACCEPT")
+    store.write(buf.take(GRAPH, []))
+    ((hour, counts),) = store.series(
+        GRAPH, [NIC], FLOW, direction=Direction.OUT, start=H, end=H + 3600
+    )[NIC]
+    assert hour == H and counts == (INT64_MAX, 4, 5, 6)
+    dense = store.series_by_other(
+        GRAPH, [NIC], FLOW, direction=Direction.OUT, start=H, end=H + 3600
+    )[NIC]
+    assert dense[PEER][:, 0].tolist() == [INT64_MAX, 2, 2, 2]
+    assert dense[other][:, 0].tolist() == [(1 << 53) + 1, 2, 3, 4]
+    store.close()
