@@ -84,12 +84,20 @@ class BaselineCache:
             self._hits += 1
             return item[1]
 
-    def peek(self, key: CacheKey) -> object | None:
+    def now(self) -> float:
+        """The cache's clock (what `peek`'s `put_before` compares with)."""
+        return self._clock()
+
+    def peek(self, key: CacheKey, *, put_before: float | None = None) -> object | None:
         """The cached value of `key` if there is a fresh one, without counting a hit or a miss
-        or refreshing its place (for readers that can do without it)."""
+        or refreshing its place (for readers that can do without it). `put_before`: only an
+        entry put before then (`now()`), e.g. before the reader's request started, so that
+        what the reader sees does not depend on whether work running beside it finished."""
         with self._lock:
             item = self._items.get(key)
             if item is None or self._clock() - item[0] > self.ttl:
+                return None
+            if put_before is not None and item[0] >= put_before:
                 return None
             return item[1]
 

@@ -270,29 +270,49 @@ class SqliteReads:
         )
         if not ids:
             return {}
-        # The hours leave SQLite as one text list per (ref, other end) column, parsed by numpy,
-        # not as one row per hour and edge: building those Python tuples cost more than the
-        # read (76k rows, an account's calls over 46 days). Grouping by (src, dst) follows the
-        # edge index, so the OUT direction needs no temporary B-tree either.
+        # The hours leave SQLite as text lists parsed by numpy, not as one row per hour and edge:
+        # building those Python tuples cost more than the read (76k rows, an account's calls
+        # over 46 days). One row for the whole read: SQLite then runs it in one step, with the
+        # GIL released throughout (a step per group would take it back between groups, and
+        # with other request threads busy each retake can wait a switch interval).
+        # (the near ends' list only when there are several: a profile reads one entity)
+        one = next(iter(ids)) if len(ids) == 1 else None
         lists = ", ".join(f"group_concat(h.c{i})" for i in range(n))
-        rows = (
+        row = (
             self._conn()
             .execute(
-                f"SELECT e.{near}, e.{far}, group_concat((h.hour - ?) / {HOUR}), {lists}"
+                f"SELECT {'NULL' if one is not None else f'group_concat(e.{near})'},"
+                f" group_concat(e.{far}), group_concat((h.hour - ?) / {HOUR}), {lists}"
                 " FROM edges e JOIN edge_hours h ON h.edge = e.id AND h.hour >= ? AND h.hour < ?"
-                f" WHERE {where} GROUP BY e.{near}, e.{far}",
+                f" WHERE {where}",
                 [start, start, end, *args],
             )
-            .fetchall()
+            .fetchone()
         )
-        names = self._refs(sorted({r[1] for r in rows}))
+        if row is None or row[1] is None:
+            return {}
+        fars, column = (np.fromstring(t, dtype=np.int64, sep=",") for t in row[1:3])
+        nears = (
+            np.full(len(fars), one, dtype=np.int64)
+            if one is not None
+            else np.fromstring(row[0], dtype=np.int64, sep=",")
+        )
+        # one cell per (ref, other end, hour); vertex ids are rowids, far below 2^31 in practice
+        span = int(fars.max()) + 1
+        if int(nears.max()) < _INT64_MAX // span:
+            pairs, inverse = np.unique(nears * span + fars, return_inverse=True)
+            near_of, far_of = (pairs // span).tolist(), (pairs % span).tolist()
+        else:
+            both, inverse = np.unique(np.stack([nears, fars], axis=1), axis=0, return_inverse=True)
+            near_of, far_of = both[:, 0].tolist(), both[:, 1].tolist()
+        cells = inverse.reshape(-1) * hours + column
+        counts = np.empty((len(near_of), n, hours), dtype=np.int64)
+        for i in range(n):
+            counts[:, i, :] = _summed(cells, row[3 + i], len(near_of) * hours).reshape(-1, hours)
+        names = self._refs(sorted(set(far_of)))
         out: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
-        for r in rows:
-            column = np.fromstring(r[2], dtype=np.int64, sep=",")
-            counts = np.empty((n, hours), dtype=np.int64)
-            for i in range(n):
-                counts[i] = _summed(column, r[3 + i], hours)
-            out.setdefault(ids[r[0]], {})[names[r[1]]] = counts
+        for k, (a, b) in enumerate(zip(near_of, far_of, strict=True)):
+            out.setdefault(ids[a], {})[names[b]] = counts[k]
         return out
 
     def _export(self, gid: int, graph: str) -> Iterator[dict[str, Any]]:

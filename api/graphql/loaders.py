@@ -11,11 +11,14 @@ Baselines are the exception: their results are immutable and cached per process 
 so are the API call volume and new-behavior panels (shared between requests: read-only).
 Their loaders read the store itself and only run when a response asks for a baseline value:
 hourly bounds cost a fixed number of store calls per batch (one entity or a search page), the
-per-method bounds and increased volume four per principal (baselines.volume).
+per-method bounds and increased volume two per principal (baselines.volume). A principal's
+volume and new-behavior panels start those loads with their own (`prefetch`) when the response
+asks for them, so that the 45-day reads overlap the panels' instead of following them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -127,6 +130,20 @@ class Loaders:
 
             return batch
 
+        # baselines this request computes (started beside the panels, resolvers.prefetch) may
+        # or may not be cached by the time the volume panel looks: it takes only those of
+        # earlier requests, so that what it reads does not depend on the threads' timing
+        started = cache.now() if cache is not None else None
+
+        def volume_panel(
+            graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
+        ) -> dict[VertexRef, Any]:
+            scope = o[0]
+            assert isinstance(scope, Scope)
+            return activity.api_call_volume(
+                store=memo, graph=graph, refs=refs, scope=scope, cache=cache, cached_before=started
+            )
+
         def kept(kind: str, batch: Batch) -> Batch:
             """`batch` with its results kept in the BaselineCache per entity and scope, under
             the entity's observed span like every baseline (new activity of the entity misses
@@ -173,9 +190,7 @@ class Loaders:
         )
         self.vpc_flow_baseline = _loader(baselines(flows.vpc_flow_baselines), None)
         # the volume panel takes a principal's hourly calls from its cached baseline, if any
-        self.api_call_volume = _loader(
-            kept("panel-api-volume", baselines(activity.api_call_volume)), None
-        )
+        self.api_call_volume = _loader(kept("panel-api-volume", volume_panel), None)
         # which items are new is a baseline (45 days of history): cached like the others
         self.new_behaviors = _loader(
             kept("panel-new-behaviors", baselines(behaviors.new_behaviors)), None
@@ -196,6 +211,17 @@ def load(
     loader: DataLoader[Key, Any], graph: str, ref: VertexRef, *options: Hashable
 ) -> Awaitable[Any]:
     return loader.load((graph, ref, tuple(options)))
+
+
+def prefetch(loader: DataLoader[Key, Any], graph: str, ref: VertexRef, *options: Hashable) -> None:
+    """Start a load that a resolver further down the response will await (the loader keeps its
+    future for the request): a baseline's 45 days of reads then run beside its panel's reads,
+    not after the panel is answered and its sub-fields resolve."""
+    future = loader.load((graph, ref, tuple(options)))
+    if isinstance(future, asyncio.Future):
+        # awaited later, or never if that resolver does not run (an error above it): either way
+        # no "exception was never retrieved" report for it
+        future.add_done_callback(lambda f: None if f.cancelled() else f.exception())
 
 
 def load_many(

@@ -13,8 +13,13 @@ from typing import Annotated
 
 import strawberry
 
-from api.graphql.activity import ApiCallVolume, NewBehaviors
-from api.graphql.context import Info, ScopeInput
+from api.graphql.activity import (
+    BUCKET_BASELINE,
+    METHOD_BASELINE,
+    ApiCallVolume,
+    NewBehaviors,
+)
+from api.graphql.context import Info, ScopeInput, selects
 from api.graphql.entities import (
     Entity,
     account_field,
@@ -24,7 +29,7 @@ from api.graphql.entities import (
     registers,
 )
 from api.graphql.interactions import ResourceInteraction
-from api.graphql.loaders import load, prime
+from api.graphql.loaders import load, prefetch, prime
 from graph import model
 from graph.model import VertexRef
 
@@ -38,11 +43,11 @@ class ApiActivity(Entity):
         "(default: the last 24 hours), by method, by source IP and by caller."
     )
     async def api_call_volume(self, info: Info, scope: ScopeInput | None = None) -> ApiCallVolume:
+        window = info.context.scope(scope)
+        if selects(info, BUCKET_BASELINE | {"trainingNotice"}):
+            prefetch(info.context.loaders.api_call_hourly, self.graph_arn, self.vertex.ref, window)
         data = await load(
-            info.context.loaders.api_call_volume,
-            self.graph_arn,
-            self.vertex.ref,
-            info.context.scope(scope),
+            info.context.loaders.api_call_volume, self.graph_arn, self.vertex.ref, window
         )
         prime(info.context.loaders.vertex, self.graph_arn, data.vertices)
         return ApiCallVolume(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)
@@ -55,11 +60,13 @@ class Principal(ApiActivity):
         "days before it: API calls, user agents, geolocations and ASOs."
     )
     async def new_behaviors(self, info: Info, scope: ScopeInput | None = None) -> NewBehaviors:
+        window = info.context.scope(scope)
+        if selects(info, METHOD_BASELINE):
+            prefetch(
+                info.context.loaders.api_call_baseline, self.graph_arn, self.vertex.ref, window
+            )
         data = await load(
-            info.context.loaders.new_behaviors,
-            self.graph_arn,
-            self.vertex.ref,
-            info.context.scope(scope),
+            info.context.loaders.new_behaviors, self.graph_arn, self.vertex.ref, window
         )
         return NewBehaviors(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)
 

@@ -206,7 +206,12 @@ def _volume(scope: Scope, hourly: list[tuple[int, tuple[int, ...]]]) -> ApiCallV
 
 
 def _cached_hours(
-    store: GraphReads, graph: str, refs: list[VertexRef], scope: Scope, cache: BaselineCache | None
+    store: GraphReads,
+    graph: str,
+    refs: list[VertexRef],
+    scope: Scope,
+    cache: BaselineCache | None,
+    cached_before: float | None,
 ) -> dict[VertexRef, list[tuple[int, tuple[int, ...]]]]:
     """The hourly calls of the principals whose API call baseline for this scope is cached
     (its buckets hold the scope's observed calls, read from the same store at the same data
@@ -223,7 +228,7 @@ def _cached_hours(
         version = (v.first, v.last)
         for kind in ("api", "api-hourly"):
             key = CacheKey(uri, graph, kind, ref, scope.start, scope.end, DEFAULT_CONFIG, version)
-            hit = cache.peek(key)
+            hit = cache.peek(key, put_before=cached_before)
             if isinstance(hit, ApiCallBaseline | HourlyBaseline):
                 out[ref] = [(b.start, (b.success, b.failed)) for b in hit.buckets]
                 break
@@ -236,11 +241,12 @@ def _principal_volumes(
     refs: list[VertexRef],
     scope: Scope,
     cache: BaselineCache | None = None,
+    cached_before: float | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     span = (scope.start, scope.end)
     edges = neighbours(store, graph, refs, CALLED, Direction.OUT, span=span)
     callers = _callers(store, graph, refs, span)
-    known = _cached_hours(store, graph, refs, scope, cache)
+    known = _cached_hours(store, graph, refs, scope, cache, cached_before)
     # one series for every principal and the callers whose hours make up a rollup. A role's or
     # an instance's calls are exactly its sessions' (the loader writes them as their sum), so
     # theirs are not read twice; an account's callers leave out AWS services and calls without
@@ -344,13 +350,19 @@ def api_call_volume(
     refs: Sequence[VertexRef],
     scope: Scope,
     cache: BaselineCache | None = None,
+    cached_before: float | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     """The API call volume panel of each entity (principals, IP addresses, user agents and
     buckets; other labels are skipped). With a `cache` (and a store with a `uri`), a
-    principal's hourly calls come from its cached API call baseline for the scope, if any."""
+    principal's hourly calls come from its cached API call baseline for the scope, if any (put
+    before `cached_before`, in the cache's clock, if given)."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     objects = [r for r in dict.fromkeys(refs) if r.label in OBJECT_EDGES]
-    out = _principal_volumes(store, graph, principals, scope, cache) if principals else {}
+    out = (
+        _principal_volumes(store, graph, principals, scope, cache, cached_before)
+        if principals
+        else {}
+    )
     if objects:
         out.update(_object_volumes(store, graph, objects, scope))
     callers = [c.ref for v in out.values() for c in v.by_caller]

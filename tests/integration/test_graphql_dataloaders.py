@@ -164,8 +164,8 @@ SEARCH = (
 NEW_BEHAVIORS = PANELS[PANELS.index("    newBehaviors") : PANELS.index("    resourceInteraction")]
 SEARCH_WITHOUT_NEW = SEARCH.replace(NEW_BEHAVIORS, "")
 # baselines.new_behaviors judges one principal at a time, with at most 17 store calls, and
-# baselines.volume.api_call_baseline (increased volume) reads 4 per principal
-NEW_BEHAVIOR_CALLS = 17 + 4
+# baselines.volume.api_call_baseline (increased volume) reads 2 per principal
+NEW_BEHAVIOR_CALLS = 17 + 2
 SCOPE = {"start": "2023-11-14T00:00:00Z", "end": "2023-11-15T00:00:00Z"}
 
 

@@ -125,3 +125,19 @@ def test_peek_neither_counts_nor_refreshes_and_expires() -> None:
     assert cache.peek(key(1)) is None and cache.peek(key(2)) == "two"
     clock.now = 11
     assert cache.peek(key(2)) is None
+
+
+def test_peek_can_ignore_entries_put_since_a_moment() -> None:
+    clock = Clock()
+    cache = BaselineCache(8, ttl_seconds=100, clock=clock)
+    cache.put(key(1), "earlier")
+    clock.now = 5
+    started = cache.now()
+    assert started == 5
+    cache.put(key(2), "meanwhile")  # put at the moment itself: not before it
+    clock.now = 6
+    cache.put(key(3), "later")
+    assert cache.peek(key(1), put_before=started) == "earlier"
+    assert cache.peek(key(2), put_before=started) is None
+    assert cache.peek(key(3), put_before=started) is None
+    assert cache.peek(key(3)) == "later"
