@@ -138,11 +138,12 @@ class Loaders:
         def volume_panel(
             graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
         ) -> dict[VertexRef, Any]:
-            scope = o[0]
-            assert isinstance(scope, Scope)
+            scope, with_baseline = o
+            assert isinstance(scope, Scope) and isinstance(with_baseline, bool)
             return activity.api_call_volume(
-                store=memo, graph=graph, refs=refs, scope=scope, cache=cache, cached_before=started
-            )
+                store=memo, graph=graph, refs=refs, scope=scope, cache=cache,
+                cached_before=started, with_baseline=with_baseline,
+            )  # fmt: skip
 
         def kept(kind: str, batch: Batch) -> Batch:
             """`batch` with its results kept in the BaselineCache per entity and scope, under

@@ -44,10 +44,15 @@ class ApiActivity(Entity):
     )
     async def api_call_volume(self, info: Info, scope: ScopeInput | None = None) -> ApiCallVolume:
         window = info.context.scope(scope)
-        if selects(info, BUCKET_BASELINE | {"trainingNotice"}):
+        with_baseline = selects(info, BUCKET_BASELINE | {"trainingNotice"})
+        if with_baseline:
             prefetch(info.context.loaders.api_call_hourly, self.graph_arn, self.vertex.ref, window)
         data = await load(
-            info.context.loaders.api_call_volume, self.graph_arn, self.vertex.ref, window
+            info.context.loaders.api_call_volume,
+            self.graph_arn,
+            self.vertex.ref,
+            window,
+            with_baseline,
         )
         prime(info.context.loaders.vertex, self.graph_arn, data.vertices)
         return ApiCallVolume(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)

@@ -25,7 +25,7 @@ from api.services.batching import by_label, neighbours, series, vertices
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
-from baselines.volume import ApiCallBaseline, VolumeBucket
+from baselines.volume import ApiCallBaseline, VolumeBucket, scope_calls
 from baselines.window import TrainingNotice
 from graph.model import (
     ACCESSED_BUCKET,
@@ -242,6 +242,7 @@ def _principal_volumes(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
+    with_baseline: bool = False,
 ) -> dict[VertexRef, ApiCallVolume]:
     span = (scope.start, scope.end)
     edges = neighbours(store, graph, refs, CALLED, Direction.OUT, span=span)
@@ -261,7 +262,13 @@ def _principal_volumes(
         for c in cs
         if c != ref
     ]
-    hourly = series(store, graph, own + summed, CALLED, Direction.OUT, span=span)
+    # a profile asking for its baseline too takes its own hours from the baseline's read
+    shared = own if with_baseline and own == refs and len(own) == 1 else []
+    hourly = series(
+        store, graph, [r for r in own if r not in shared] + summed, CALLED, Direction.OUT,
+        span=span,
+    )  # fmt: skip
+    hourly.update({r: list(scope_calls(store, graph, r, scope.start, scope.end)) for r in shared})
     hourly.update(known)
     totals: dict[VertexRef, Calls] = {}
     for c in summed:
@@ -351,15 +358,18 @@ def api_call_volume(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
+    with_baseline: bool = False,
 ) -> dict[VertexRef, ApiCallVolume]:
     """The API call volume panel of each entity (principals, IP addresses, user agents and
     buckets; other labels are skipped). With a `cache` (and a store with a `uri`), a
     principal's hourly calls come from its cached API call baseline for the scope, if any (put
-    before `cached_before`, in the cache's clock, if given)."""
+    before `cached_before`, in the cache's clock, if given). `with_baseline`: the caller will
+    ask for the API call baseline of the same single principal as well, so its hours are read
+    as the baseline reads them (baselines.volume.scope_calls), once for both."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     objects = [r for r in dict.fromkeys(refs) if r.label in OBJECT_EDGES]
     out = (
-        _principal_volumes(store, graph, principals, scope, cache, cached_before)
+        _principal_volumes(store, graph, principals, scope, cache, cached_before, with_baseline)
         if principals
         else {}
     )

@@ -40,6 +40,22 @@ class Counting:
         return getattr(self.store, name)
 
 
+class CountingCalls(Counting):
+    """The store, counting the calls made (not the methods looked up: CachedReads looks a
+    read up before it knows whether its memo has the answer)."""
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return attr(*args, **kwargs)
+
+        return call
+
+
 def _reads(store: Any) -> Any:
     return _MemoWithUri(CachedReads(store), store.uri)
 
@@ -112,3 +128,30 @@ def test_the_fast_path_builds_what_graphql_core_builds(
             pass
     assert fast == general
     assert fast[2]["apiCallVolume"]["byMethod"][0]["sourceIps"]  # lists of objects were built
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_a_profile_panel_shares_its_baselines_read(store: GraphStore, scope: Scope) -> None:
+    """With `with_baseline`, a single principal's volume panel takes its hours from the read
+    its API call baselines make: the same panel, and one 45-day read for the three."""
+    scenario(store)
+    for ref in (U, ACCT):
+        plain = activity.api_call_volume(store=CachedReads(store), graph=GRAPH, refs=[ref],
+                                         scope=scope)  # fmt: skip
+        counted = CountingCalls(store)
+        reads = _reads(counted)
+        shared = activity.api_call_volume(
+            store=reads, graph=GRAPH, refs=[ref], scope=scope, with_baseline=True
+        )
+        activity_baselines.api_call_hourly_baselines(
+            store=reads, graph=GRAPH, refs=[ref], scope=scope
+        )
+        activity_baselines.api_call_baselines(store=reads, graph=GRAPH, refs=[ref], scope=scope)
+        assert (
+            shared[ref].buckets == plain[ref].buckets
+            and sum(b.success + b.failed for b in plain[ref].buckets) > 0
+        )
+        assert shared[ref].total == plain[ref].total
+        assert shared[ref].by_caller == plain[ref].by_caller
+        assert shared[ref].by_method == plain[ref].by_method
+        assert counted.calls["series_by_other"] == 1 and counted.calls["series"] == 0, counted.calls
