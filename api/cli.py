@@ -215,6 +215,7 @@ def serve(
     from api.app import create_app
     from api.auth import Authenticator, Credentials, CredentialsError, check_no_auth
     from api.auth import load_credentials as read_credentials
+    from api.gc_schedule import CollectBetweenRequests
 
     if no_auth and credentials is not None:
         err.print("[red]error:[/] give --credentials or --no-auth, not both")
@@ -235,7 +236,7 @@ def serve(
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
     _store(store).close()  # fail fast, with the CLI's exit codes, on a bad or unreachable store
-    application = create_app(lambda: open_store(store), authenticator=auth)
+    application = CollectBetweenRequests(create_app(lambda: open_store(store), authenticator=auth))
     # The schema and the modules are loaded now and live as long as the process: keeping them
     # out of the collector's generations spares every request a walk over them (p99 latency).
     gc.freeze()
@@ -243,7 +244,8 @@ def serve(
     # counting when it is answered. At the default threshold (700) that is hundreds of young
     # collections per request, promoting its live objects into the old generations, whose full
     # collections then walk the baseline cache as well: 37 of them, up to 280 ms each, in one
-    # run of bench.graphql_profile (its p99). At 50,000 the same run had no full collection.
+    # run of bench.graphql_profile (its p99). At 50,000 the same run had no full collection;
+    # most collections now run between requests instead (api/gc_schedule.py).
     gc.set_threshold(50_000, 10, 10)
     uvicorn.run(
         application,
