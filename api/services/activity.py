@@ -262,24 +262,30 @@ def _principal_volumes(
         for c in cs
         if c != ref
     ]
-    # a profile asking for its baseline too takes its own hours from the baseline's read
+    # a profile asking for its baseline too takes its own hours from the baseline's read,
+    # awaited last: the 45-day read started with the panel, and the other reads need not wait
     shared = own if with_baseline and own == refs and len(own) == 1 else []
     hourly = series(
         store, graph, [r for r in own if r not in shared] + summed, CALLED, Direction.OUT,
         span=span,
     )  # fmt: skip
-    hourly.update({r: list(scope_calls(store, graph, r, scope.start, scope.end)) for r in shared})
     hourly.update(known)
     totals: dict[VertexRef, Calls] = {}
     for c in summed:
         calls = totals.setdefault(c, Calls())
         for _hour, counts in hourly.get(c, []):
             calls.add(counts[0], counts[1])
-    rest = [c for cs in callers.values() for c in cs if c not in totals and c not in hourly]
+    rest = [
+        c
+        for cs in callers.values()
+        for c in cs
+        if c not in totals and c not in hourly and c not in shared
+    ]
     for c, found in neighbours(store, graph, rest, CALLED, Direction.OUT, span=span).items():
         calls = totals.setdefault(c, Calls())
         for n in found:
             calls.add(n.counts[0], n.counts[1])
+    hourly.update({r: list(scope_calls(store, graph, r, scope.start, scope.end)) for r in shared})
     out = {}
     for ref in refs:
         mine = callers.get(ref, [])
