@@ -20,7 +20,7 @@ from graph.janusgraph_schema import (
     SEARCH_FIELDS,
     vertex_id,
 )
-from graph.model import EDGE_TYPES, HOUR, VERTEX_TYPES, VertexRef
+from graph.model import COUNTER_MAX, EDGE_TYPES, HOUR, VERTEX_TYPES, VertexRef
 from graph.store import (
     Direction,
     HourCounts,
@@ -34,7 +34,6 @@ from graph.store import (
 CHUNK = 400
 R = TypeVar("R")
 _META = {"graph", "nkey", "first", "last"}
-_INT64_MAX = (1 << 63) - 1
 
 
 def _props(raw: dict[str, Any], label: str) -> dict[str, Any]:
@@ -295,7 +294,7 @@ class JanusGraphReads:
         for (near, other), acc in sums.items():
             # int64 like the embedded store, saturating as its writer does
             out.setdefault(ids[near], {})[other] = np.array(
-                [[min(x, _INT64_MAX) for x in row] for row in acc], dtype=np.int64
+                [[min(x, COUNTER_MAX) for x in row] for row in acc], dtype=np.int64
             )
         return out
 

@@ -432,6 +432,9 @@ EDGE_TYPES: dict[str, EdgeType] = {
 }
 
 MAX_COUNTERS = max(len(et.counters) for et in EDGE_TYPES.values())
+# Counters are int64 in every store and saturate at its maximum (sums of many valid values can
+# pass it; Python's ints would not stop, SQLite's would turn into floats).
+COUNTER_MAX = (1 << 63) - 1
 
 
 def vertex_type(label: str) -> VertexType:

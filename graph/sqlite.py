@@ -25,7 +25,7 @@ from graph.batch import (
     validate_batch,
     version_order,
 )
-from graph.model import MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
+from graph.model import COUNTER_MAX, MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
 from graph.sqlite_membership import SqliteMembership
 from graph.sqlite_reads import SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
@@ -44,14 +44,12 @@ _STAGE_HOURS = (
     " c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER)"
 )
 _PAD = (0,) * MAX_COUNTERS
-# SQLite turns an integer sum that overflows into a float: counters saturate here instead
-_INT64_MAX = (1 << 63) - 1
 _UPSERT_HOURS = (
     "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
     " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
     " JOIN temp.staged_edges s ON s.n = h.n WHERE true"
     " ON CONFLICT(edge, hour) DO UPDATE SET "
-    + ", ".join(f"c{i}=min(c{i}+excluded.c{i}, {_INT64_MAX})" for i in range(MAX_COUNTERS))
+    + ", ".join(f"c{i}=min(c{i}+excluded.c{i}, {COUNTER_MAX})" for i in range(MAX_COUNTERS))
 )
 
 
@@ -344,7 +342,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
             con.execute("DELETE FROM temp.staged_hours")
             con.executemany(
                 "INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)",
-                [tuple(min(v, _INT64_MAX) for v in row) for row in hours],
+                [tuple(min(v, COUNTER_MAX) for v in row) for row in hours],
             )
         con.execute(
             "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from graph.export import edge_record, vertex_record
-from graph.model import EDGE_TYPES, HOUR, VertexRef
+from graph.model import COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
 from graph.store import (
     Direction,
     HourCounts,
@@ -30,20 +30,17 @@ def glob_pattern(query: str) -> str:
     return escaped if escaped.endswith("*") else escaped + "*"
 
 
-_INT64_MAX = (1 << 63) - 1
-
-
 def _summed(column: np.ndarray, values: str, width: int) -> HourCounts:
     """`values` (a group_concat list) added up per column index, in int64 like the stored
     counters, saturating at its maximum as the writer does (float sums would round counts past
     2^53, and int64 sums of saturated counters would wrap)."""
     parsed = np.fromstring(values, dtype=np.int64, sep=",")
     out = np.zeros(width, dtype=np.int64)
-    if parsed.size and int(parsed.max()) > _INT64_MAX // parsed.size:
+    if parsed.size and int(parsed.max()) > COUNTER_MAX // parsed.size:
         exact = [0] * width
         for c, v in zip(column.tolist(), parsed.tolist(), strict=True):
             exact[c] += v
-        out[:] = [min(x, _INT64_MAX) for x in exact]
+        out[:] = [min(x, COUNTER_MAX) for x in exact]
     else:
         np.add.at(out, column, parsed)
     return out
@@ -299,7 +296,7 @@ class SqliteReads:
         )
         # one cell per (ref, other end, hour); vertex ids are rowids, far below 2^31 in practice
         span = int(fars.max()) + 1
-        if int(nears.max()) < _INT64_MAX // span:
+        if int(nears.max()) < np.iinfo(np.int64).max // span:
             pairs, inverse = np.unique(nears * span + fars, return_inverse=True)
             near_of, far_of = (pairs // span).tolist(), (pairs % span).tolist()
         else:
