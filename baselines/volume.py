@@ -22,7 +22,7 @@ and an account as rollups of their sessions and principals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -40,7 +40,7 @@ from baselines.window import (
     training_notice,
 )
 from graph.model import CALLED, HOUR, VertexRef
-from graph.store import Direction, GraphReads, GraphStore
+from graph.store import Direction, GraphReads, GraphStore, HourCounts
 
 T = TypeVar("T")
 
@@ -113,6 +113,15 @@ def dense(
     index, values = index[keep], values[keep]
     for row, c in enumerate(counters):
         out[row] = np.bincount(index, weights=values[:, c], minlength=hours)
+    return out
+
+
+def _ok_failed(by_api: Mapping[VertexRef, HourCounts], hours: int) -> Floats:
+    """(2, hours) successful and failed calls of a principal, summed over its methods
+    (`series_by_other` rows; float like `dense`, exact for counts below 2^53)."""
+    out: Floats = np.zeros((2, hours))
+    for counts in by_api.values():
+        out += counts[:2]
     return out
 
 
@@ -201,9 +210,7 @@ def _api_call_baseline(
     # the methods called in the scope, and every method's calls (success + failed)
     calls = {ref.key: counts[0] + counts[1] for ref, counts in by_api.items()}
     apis = sorted(a for a, row in calls.items() if row[hours - horizon :].any())
-    ok_failed: Floats = np.zeros((2, hours))
-    for counts in by_api.values():
-        ok_failed += counts[:2]
+    ok_failed = _ok_failed(by_api, hours)
     # rows: all calls, failed calls, then every method of the scope
     matrix = np.vstack(
         [ok_failed.sum(axis=0), ok_failed[1], *(calls[a].astype(np.float64) for a in apis)]
@@ -321,12 +328,7 @@ def api_call_volume_baselines(
         return {}
     # per method, as the principal's own baseline reads it: a profile asking for both reads once
     by_api = store.series_by_other(graph, refs, CALLED, direction=Direction.OUT, start=b0, end=end)
-    dense_rows = []
-    for r in refs:
-        ok_failed: Floats = np.zeros((2, hours))
-        for counts in by_api.get(r, {}).values():
-            ok_failed += counts[:2]
-        dense_rows.append(ok_failed)
+    dense_rows = [_ok_failed(by_api.get(r, {}), hours) for r in refs]
     fitted = volume_buckets(
         dense_rows, [found[r].first for r in refs], b0=b0, start=start, config=config
     )

@@ -218,7 +218,7 @@ def prefetch(loader: DataLoader[Key, Any], graph: str, ref: VertexRef, *options:
     """Start a load that a resolver further down the response will await (the loader keeps its
     future for the request): a baseline's 45 days of reads then run beside its panel's reads,
     not after the panel is answered and its sub-fields resolve."""
-    future = loader.load((graph, ref, tuple(options)))
+    future = load(loader, graph, ref, *options)
     if isinstance(future, asyncio.Future):
         # awaited later, or never if that resolver does not run (an error above it): either way
         # no "exception was never retrieved" report for it
