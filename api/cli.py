@@ -215,7 +215,7 @@ def serve(
     from api.app import create_app
     from api.auth import Authenticator, Credentials, CredentialsError, check_no_auth
     from api.auth import load_credentials as read_credentials
-    from api.gc_schedule import CollectBetweenRequests
+    from api.gc_schedule import CollectBetweenRequests, configure
 
     if no_auth and credentials is not None:
         err.print("[red]error:[/] give --credentials or --no-auth, not both")
@@ -240,13 +240,7 @@ def serve(
     # The schema and the modules are loaded now and live as long as the process: keeping them
     # out of the collector's generations spares every request a walk over them (p99 latency).
     gc.freeze()
-    # A cold profile allocates a few hundred thousand objects that nearly all die by reference
-    # counting when it is answered. At the default threshold (700) that is hundreds of young
-    # collections per request, promoting its live objects into the old generations, whose full
-    # collections then walk the baseline cache as well: 37 of them, up to 280 ms each, in one
-    # run of bench.graphql_profile (its p99). At 50,000 the same run had no full collection;
-    # most collections now run between requests instead (api/gc_schedule.py).
-    gc.set_threshold(50_000, 10, 10)
+    configure()
     uvicorn.run(
         application,
         host=host,

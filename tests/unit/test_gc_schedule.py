@@ -93,3 +93,13 @@ def test_the_wrapper_collects_after_http_responses_only() -> None:
     asyncio.run(wrapped({"type": "http"}, noop, noop))
     asyncio.run(wrapped({"type": "lifespan"}, noop, noop))
     assert runs == ["http", "collect", "lifespan"]
+
+
+def test_configure_raises_the_young_threshold_only() -> None:
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        gc_schedule.configure()
+        assert gc.get_threshold() == (gc_schedule.THRESHOLD, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
