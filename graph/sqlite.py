@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from graph import sqlite_days
 from graph.batch import (
     EdgeDelta,
     LedgerEntry,
@@ -72,8 +73,26 @@ class SqliteStore(SqliteReads, SqliteMembership):
                 (SCHEMA_VERSION,),
             )
             found = con.execute("SELECT v FROM meta WHERE k='schema'").fetchone()[0]
+            if found == "1":
+                found = self._upgrade_from_1(con)
         if found != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: schema version {found}, expected {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _upgrade_from_1(con: sqlite3.Connection) -> str:
+        """Version 2 added the day series (graph.sqlite_days): build them from the hours."""
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            # another process may have upgraded the file since it was read
+            if con.execute("SELECT v FROM meta WHERE k='schema'").fetchone()[0] == "1":
+                con.execute("DELETE FROM day_series")
+                sqlite_days.rebuild(con)
+                con.execute("UPDATE meta SET v = ? WHERE k='schema'", (SCHEMA_VERSION,))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return str(con.execute("SELECT v FROM meta WHERE k='schema'").fetchone()[0])
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -132,6 +151,10 @@ class SqliteStore(SqliteReads, SqliteMembership):
         try:
             con.execute(
                 "DELETE FROM edge_hours WHERE edge IN (SELECT id FROM edges WHERE graph=?)", (gid,)
+            )
+            con.execute(
+                "DELETE FROM day_series WHERE src IN (SELECT id FROM vertices WHERE graph=?)",
+                (gid,),
             )
             for table in ("edges", "terms", "vertices", "ledger", "members", "volume"):
                 con.execute(f"DELETE FROM {table} WHERE graph=?", (gid,))
@@ -359,6 +382,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
             " AND e.qualifier = s.qualifier"
         )
         con.execute(_UPSERT_HOURS)
+        sqlite_days.write(con, edges, ids)
         con.execute("DELETE FROM temp.staged_hours")
         con.execute("DELETE FROM temp.staged_edges")
 

@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from graph import sqlite_days
 from graph.membership import (
+    DAY,
     Expired,
     Member,
     OrgAdmin,
@@ -175,6 +177,18 @@ class SqliteMembership:
                 " (SELECT id FROM edges WHERE graph=? AND first < ?) AND hour < ?",
                 (gid, before, before),
             ).rowcount
+            # day rows of days that began before the cutoff go; the cutoff's own day is
+            # recomputed from the hours it keeps
+            con.execute(
+                "DELETE FROM day_series WHERE src IN (SELECT id FROM vertices WHERE graph=?)"
+                " AND day < ?",
+                (gid, before),
+            )
+            if before % DAY:
+                cut = day_of(before)
+                sqlite_days.rebuild(
+                    con, "e.graph = ? AND h.hour >= ? AND h.hour < ?", (gid, cut, cut + DAY)
+                )
             edges = con.execute(
                 "DELETE FROM edges WHERE graph=? AND first < ?"
                 " AND NOT EXISTS (SELECT 1 FROM edge_hours h WHERE h.edge = edges.id)",

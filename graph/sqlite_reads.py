@@ -7,8 +7,10 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
+from graph import sqlite_days
 from graph.export import edge_record, vertex_record
 from graph.model import COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
 from graph.store import (
@@ -44,6 +46,23 @@ def _summed(column: np.ndarray, values: str, width: int) -> HourCounts:
     else:
         np.add.at(out, column, parsed)
     return out
+
+
+def _one_step(con: sqlite3.Connection, inner: str, width: int, args: Sequence[Any]) -> list[Any]:
+    """The rows of `inner` (columns named c0, c1, ...) as one JSON text, so that SQLite runs the
+    read in one step with the GIL released throughout. Fetched row by row, the thread takes the
+    GIL back after every row, and while other request threads run each retake can wait for a
+    switch interval: an account's 494 CALLED edges took 1 ms alone and 18 ms in a profile."""
+    columns = ", ".join(f"c{i}" for i in range(width))
+    row = con.execute(
+        f"SELECT json_group_array(json_array({columns})) FROM ({inner})", args
+    ).fetchone()
+    return list(msgspec.json.decode(row[0]))
+
+
+def _other_end(row: Sequence[Any]) -> tuple[str, str, str]:
+    # SQLite's BINARY order: UTF-8 bytes sort like the code points Python compares
+    return (row[1], row[2], row[3])
 
 
 class SqliteReads:
@@ -171,12 +190,15 @@ class SqliteReads:
                     " AND h.hour >= ? AND h.hour < ?)"
                 )
                 args = [*args, start, end]
-            for r in self._conn().execute(
-                f"SELECT e.{near}, o.label, o.key, e.qualifier, e.first, e.last FROM edges e"
-                f" JOIN vertices o ON o.id = e.{far} WHERE {where}"
-                " ORDER BY o.label, o.key, e.qualifier",
+            found = _one_step(
+                self._conn(),
+                f"SELECT e.{near} AS c0, o.label AS c1, o.key AS c2, e.qualifier AS c3,"
+                f" e.first AS c4, e.last AS c5 FROM edges e JOIN vertices o ON o.id = e.{far}"
+                f" WHERE {where}",
+                6,
                 args,
-            ):
+            )
+            for r in sorted(found, key=_other_end):
                 out[ids[r[0]]].append(Neighbour(VertexRef(r[1], r[2]), r[3], r[4], r[5], ()))
             return out
         hours = ""
@@ -188,18 +210,23 @@ class SqliteReads:
         # (src, label, dst, qualifier) index needs no temporary B-tree over every hour row,
         # and each other end is looked up once per edge, not once per hour.
         group = "e.src, e.label, e.dst, e.qualifier" if near == "src" else "e.id"
-        rows = self._conn().execute(
-            "SELECT x.near, v.label, v.key, x.qualifier, x.first, x.last, x.c0, x.c1, x.c2, x.c3"
+        rows = _one_step(
+            self._conn(),
+            "SELECT x.near AS c0, v.label AS c1, v.key AS c2, x.qualifier AS c3, x.first AS c4,"
+            " x.last AS c5, x.s0 AS c6, x.s1 AS c7, x.s2 AS c8, x.s3 AS c9"
             f" FROM (SELECT e.{near} AS near, e.{far} AS far, e.qualifier AS qualifier,"
             " e.first AS first, e.last AS last,"
-            " sum(h.c0) AS c0, sum(h.c1) AS c1, sum(h.c2) AS c2, sum(h.c3) AS c3"
+            " sum(h.c0) AS s0, sum(h.c1) AS s1, sum(h.c2) AS s2, sum(h.c3) AS s3"
             f" FROM edges e JOIN edge_hours h ON h.edge = e.id{hours}{join_other}"
             f" WHERE {where} GROUP BY {group}) x"
-            " JOIN vertices v ON v.id = x.far ORDER BY v.label, v.key, x.qualifier",
+            " JOIN vertices v ON v.id = x.far",
+            10,
             args,
         )
-        for r in rows:
-            out[ids[r[0]]].append(Neighbour(VertexRef(r[1], r[2]), r[3], r[4], r[5], r[6 : 6 + n]))
+        for r in sorted(rows, key=_other_end):
+            out[ids[r[0]]].append(
+                Neighbour(VertexRef(r[1], r[2]), r[3], r[4], r[5], tuple(r[6 : 6 + n]))
+            )
         return out
 
     def series(
@@ -267,6 +294,13 @@ class SqliteReads:
         )
         if not ids:
             return {}
+        if direction is Direction.OUT and edge_label in sqlite_days.DAY_LABELS:
+            pairs, counts = sqlite_days.read(self._conn(), list(ids), edge_label, start, end)
+            names = self._refs(sorted({far for _, far in pairs}))
+            by_day: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
+            for (a, b), row in zip(pairs, counts, strict=True):
+                by_day.setdefault(ids[a], {})[names[b]] = row
+            return by_day
         # The hours leave SQLite as text lists parsed by numpy, not as one row per hour and edge:
         # building those Python tuples cost more than the read (76k rows, an account's calls
         # over 46 days). One row for the whole read: SQLite then runs it in one step, with the

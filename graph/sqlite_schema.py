@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1"
+from graph import sqlite_days
+
+# 2: day series (graph.sqlite_days); files of version 1 are upgraded when opened
+SCHEMA_VERSION = "2"
 
 # Counters are stored in fixed columns c0..c3; EdgeType.counters names them per label.
 COUNTER_COLUMNS = ("c0", "c1", "c2", "c3")
 
-DDL = """
+DDL = (
+    """
 CREATE TABLE IF NOT EXISTS meta (
     k TEXT PRIMARY KEY,
     v TEXT NOT NULL
@@ -61,6 +65,9 @@ CREATE TABLE IF NOT EXISTS edge_hours (
     c3 INTEGER NOT NULL,
     PRIMARY KEY (edge, hour)
 ) WITHOUT ROWID;
+"""
+    + sqlite_days.DDL
+    + """
 CREATE TABLE IF NOT EXISTS ledger (
     graph INTEGER NOT NULL,
     source TEXT NOT NULL,
@@ -108,6 +115,7 @@ CREATE TABLE IF NOT EXISTS org_admins (
     delegated_at INTEGER NOT NULL
 );
 """
+)
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
