@@ -372,3 +372,48 @@ def test_new_behavior_service_known_api_from_new_address(tmp_path: Path) -> None
     assert (call.key, call.calls.success, call.newly_observed) == (GET.key, 2, False)
     assert [(g.key, g.newly_observed) for g in found.geolocations] == [("DE", True)]
     assert found.training is None
+
+
+BUCKETS_ONLY = """
+query($g: ID!, $id: ID!, $scope: ScopeInput) {
+  entity(graphArn: $g, type: AWS_USER, id: $id) {
+    ... on Principal {
+      apiCallVolume(scope: $scope) { buckets { start expected lower upper failedUpper } }
+    }
+  }
+}
+"""
+
+
+def test_a_profile_asking_for_both_baselines_fits_a_principal_once(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hourly bounds and increased volume in one response: the buckets' bounds come from the
+    per-method baseline's fit, the same values as when the buckets are asked for alone."""
+    hourly = activity_baselines.api_call_hourly_baselines
+    fitted: Counter[VertexRef] = Counter()
+
+    def counting(**kwargs: Any) -> Any:
+        fitted.update(kwargs["refs"])
+        return hourly(**kwargs)
+
+    monkeypatch.setattr(activity_baselines, "api_call_hourly_baselines", counting)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    def fresh_app() -> Any:  # its own BaselineCache: nothing cached by earlier tests
+        return create_app(
+            lambda: open_store(f"sqlite://{db}"),
+            authenticator=Authenticator(parse_credentials(CREDENTIALS)),
+            clock=lambda: NOW,
+        )
+
+    with serving(fresh_app()) as base, httpx.Client(base_url=base, headers=headers) as c:
+        both = gql(c, PRINCIPAL, g=GRAPH, id=STEADY.key, type="AWS_USER", scope=SCOPE)["entity"]
+    assert fitted[STEADY] == 0 and both["newBehaviors"]["increasedVolume"]
+    with serving(fresh_app()) as base, httpx.Client(base_url=base, headers=headers) as c:
+        alone = gql(c, BUCKETS_ONLY, g=GRAPH, id=STEADY.key, scope=SCOPE)["entity"]
+    assert fitted[STEADY] == 1
+    keys = ("start", "expected", "lower", "upper", "failedUpper")
+    assert [{k: b[k] for k in keys} for b in both["apiCallVolume"]["buckets"]] == [
+        {k: b[k] for k in keys} for b in alone["apiCallVolume"]["buckets"]
+    ]
