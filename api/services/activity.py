@@ -36,6 +36,7 @@ from graph.model import (
     BELONGS_TO,
     BUCKET,
     CALLED,
+    COUNTER_MAX,
     FEDERATED,
     INSTANCE,
     IP,
@@ -48,7 +49,7 @@ from graph.model import (
     USER,
     VertexRef,
 )
-from graph.store import Direction, GraphReads, Neighbour, Vertex
+from graph.store import Direction, GraphReads, HourCounts, Neighbour, Vertex
 
 S3 = "s3.amazonaws.com"
 # edge from the acting principal to each kind of object entity
@@ -169,6 +170,14 @@ def _breakdown(rows: list[Neighbour]) -> tuple[list[MethodCalls], list[SourceIpC
     return by_method, by_ip
 
 
+def _total(counts: HourCounts) -> tuple[int, int]:
+    """Successful and failed calls of one series, saturating like the store's counters."""
+    if counts.size and int(counts.max()) > COUNTER_MAX // counts.shape[1]:
+        return min(sum(counts[0].tolist()), COUNTER_MAX), min(sum(counts[1].tolist()), COUNTER_MAX)
+    ok, failed = counts[:2].sum(axis=1).tolist()
+    return ok, failed
+
+
 def _callers(
     store: GraphReads, graph: str, principals: list[VertexRef], span: tuple[int, int]
 ) -> dict[VertexRef, list[VertexRef]]:
@@ -281,10 +290,18 @@ def _principal_volumes(
         for c in cs
         if c not in totals and c not in hourly and c not in shared
     ]
-    for c, found in neighbours(store, graph, rest, CALLED, Direction.OUT, span=span).items():
+    # per API rather than per edge: the embedded store keeps these summed per day
+    by_api = (
+        store.series_by_other(
+            graph, rest, CALLED, direction=Direction.OUT, start=scope.start, end=scope.end
+        )
+        if rest
+        else {}
+    )
+    for c, apis in by_api.items():
         calls = totals.setdefault(c, Calls())
-        for n in found:
-            calls.add(n.counts[0], n.counts[1])
+        for api_counts in apis.values():
+            calls.add(*_total(api_counts))
     hourly.update({r: list(scope_calls(store, graph, r, scope.start, scope.end)) for r in shared})
     out = {}
     for ref in refs:
