@@ -1,5 +1,6 @@
 """Day series of the embedded store: counted edges of some labels summed over their qualifiers,
-one row per (source vertex, label, UTC day, target vertex) holding that day's non-zero hours.
+one row per (source vertex, label, UTC day, target vertex) holding the hours of that day that
+have counts.
 
 A principal's API call baseline reads 46 days of its calls per method (`series_by_other`). From
 `edge_hours` that is one row per (method, source IP, hour): the busiest account of the 10M
@@ -22,10 +23,10 @@ import numpy as np
 
 from graph.batch import EdgeDelta
 from graph.membership import DAY
-from graph.model import COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
+from graph.model import CALLED, COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
 
 # Only what reads need: `series_by_other` over CALLED, from the caller's side.
-DAY_LABELS = frozenset({"CALLED"})
+DAY_LABELS = frozenset({CALLED})
 
 DDL = """
 CREATE TABLE IF NOT EXISTS day_series (
