@@ -24,6 +24,7 @@ import numpy as np
 from graph.batch import EdgeDelta
 from graph.membership import DAY
 from graph.model import CALLED, COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
+from graph.store import hour_columns
 
 # Only what reads need: `series_by_other` over CALLED, from the caller's side.
 DAY_LABELS = frozenset({CALLED})
@@ -115,14 +116,26 @@ def write(
     )
 
 
+def unique_pairs(nears: np.ndarray, fars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (near, far) id pairs, sorted, as a (k, 2) array, and each input's index
+    into them (both `series_by_other` reads: from day rows and from hour rows)."""
+    # vertex ids are rowids, far below 2^31 in practice: one int64 key per pair sorts fastest
+    span = int(fars.max()) + 1
+    if int(nears.max()) < np.iinfo(np.int64).max // span:
+        keys, inverse = np.unique(nears * span + fars, return_inverse=True)
+        return np.stack([keys // span, keys % span], axis=1), inverse.reshape(-1)
+    pairs, inverse = np.unique(np.stack([nears, fars], axis=1), axis=0, return_inverse=True)
+    return pairs, inverse.reshape(-1)
+
+
 def read(
     con: sqlite3.Connection, ids: Sequence[int], label: str, start: int, end: int
-) -> tuple[list[tuple[int, int]], np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The hours of `ids`' day rows of `label` in [start, end) (hour-aligned `start`): the
-    (near id, far id) pairs found and their counts, int64 (pairs, counters, hours)."""
+    (near id, far id) pairs found, (k, 2), and their counts, int64 (k, counters, hours)."""
     marks = ",".join("?" * len(ids))
     one = ids[0] if len(ids) == 1 else None
-    hours = -(-(end - start) // HOUR)
+    hours = hour_columns(start, end)
     dtype = _dtype(label)
     # One row for the whole read, so SQLite runs it in one step with the GIL released (one
     # row per day row would take the GIL back thousands of times while other requests run).
@@ -134,23 +147,18 @@ def read(
         (*ids, label, start - start % DAY, end),
     ).fetchone()
     if row is None or row[1] is None:
-        return [], np.zeros((0, dtype["c"].shape[0], hours), dtype=np.int64)
+        return np.zeros((0, 2), np.int64), np.zeros((0, dtype["c"].shape[0], hours), np.int64)
 
     def ints(text: str) -> np.ndarray:
         return np.fromstring(text, dtype=np.int64, sep=",")
 
     # pairs are found among day rows (thousands), not among their hours (tens of thousands)
     far, day = ints(row[1]), ints(row[2])
-    if one is not None:
-        fars, pair_of_row = np.unique(far, return_inverse=True)
-        pairs = np.stack([np.full(len(fars), one, dtype=np.int64), fars], axis=1)
-    else:
-        pairs, pair_of_row = np.unique(
-            np.stack([ints(row[0]), far], axis=1), axis=0, return_inverse=True
-        )
+    near = np.full(len(far), one, dtype=np.int64) if one is not None else ints(row[0])
+    pairs, pair_of_row = unique_pairs(near, far)
     per_row = ints(row[3]) // dtype.itemsize
     entries = np.frombuffer(row[4], dtype=dtype)
-    pair = np.repeat(pair_of_row.reshape(-1), per_row)
+    pair = np.repeat(pair_of_row, per_row)
     column = np.repeat((day - start) // HOUR, per_row) + entries["h"]
     keep = (column >= 0) & (column < hours)
     pair, column, values = pair[keep], column[keep], entries["c"][keep]
@@ -161,7 +169,7 @@ def read(
     for i in range(n):
         flat[(pair * n + i) * hours + column] = values[:, i]
     found = np.bincount(pair, minlength=len(pairs)) > 0
-    return [(int(a), int(b)) for a, b in pairs[found]], counts[found]
+    return pairs[found], counts[found]
 
 
 def rebuild(con: sqlite3.Connection, where: str = "true", args: Sequence[object] = ()) -> int:

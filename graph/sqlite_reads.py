@@ -287,7 +287,7 @@ class SqliteReads:
         end: int,
     ) -> dict[VertexRef, dict[VertexRef, HourCounts]]:
         in_range(start, end)
-        hours = hour_columns(start, end)
+        hour_columns(start, end)  # refuses an unaligned start, whatever the refs
         n = len(EDGE_TYPES[edge_label].counters)
         ids, near, far, (where, *args) = self._edge_filter(
             self._graph_id(graph), refs, edge_label, direction, None, None
@@ -296,11 +296,28 @@ class SqliteReads:
             return {}
         if direction is Direction.OUT and edge_label in sqlite_days.DAY_LABELS:
             pairs, counts = sqlite_days.read(self._conn(), list(ids), edge_label, start, end)
-            names = self._refs(sorted({far for _, far in pairs}))
-            by_day: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
-            for (a, b), row in zip(pairs, counts, strict=True):
-                by_day.setdefault(ids[a], {})[names[b]] = row
-            return by_day
+        else:
+            pairs, counts = self._hour_pairs(ids, near, far, where, args, n, start, end)
+        names = self._refs(sorted(set(pairs[:, 1].tolist())))
+        out: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
+        for (a, b), row in zip(pairs.tolist(), counts, strict=True):
+            out.setdefault(ids[a], {})[names[b]] = row
+        return out
+
+    def _hour_pairs(
+        self,
+        ids: dict[int, VertexRef],
+        near: str,
+        far: str,
+        where: str,
+        args: list[Any],
+        n: int,
+        start: int,
+        end: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`series_by_other` from the hour rows: the (near, far) pairs found, (k, 2), and
+        their counts summed over qualifiers, int64 (k, counters, hours)."""
+        hours = hour_columns(start, end)
         # The hours leave SQLite as text lists parsed by numpy, not as one row per hour and edge:
         # building those Python tuples cost more than the read (76k rows, an account's calls
         # over 46 days). One row for the whole read: SQLite then runs it in one step, with the
@@ -321,30 +338,19 @@ class SqliteReads:
             .fetchone()
         )
         if row is None or row[1] is None:
-            return {}
+            return np.zeros((0, 2), np.int64), np.zeros((0, n, hours), np.int64)
         fars, column = (np.fromstring(t, dtype=np.int64, sep=",") for t in row[1:3])
         nears = (
             np.full(len(fars), one, dtype=np.int64)
             if one is not None
             else np.fromstring(row[0], dtype=np.int64, sep=",")
         )
-        # one cell per (ref, other end, hour); vertex ids are rowids, far below 2^31 in practice
-        span = int(fars.max()) + 1
-        if int(nears.max()) < np.iinfo(np.int64).max // span:
-            pairs, inverse = np.unique(nears * span + fars, return_inverse=True)
-            near_of, far_of = (pairs // span).tolist(), (pairs % span).tolist()
-        else:
-            both, inverse = np.unique(np.stack([nears, fars], axis=1), axis=0, return_inverse=True)
-            near_of, far_of = both[:, 0].tolist(), both[:, 1].tolist()
-        cells = inverse.reshape(-1) * hours + column
-        counts = np.empty((len(near_of), n, hours), dtype=np.int64)
+        pairs, inverse = sqlite_days.unique_pairs(nears, fars)
+        cells = inverse * hours + column
+        counts = np.empty((len(pairs), n, hours), dtype=np.int64)
         for i in range(n):
-            counts[:, i, :] = _summed(cells, row[3 + i], len(near_of) * hours).reshape(-1, hours)
-        names = self._refs(sorted(set(far_of)))
-        out: dict[VertexRef, dict[VertexRef, HourCounts]] = {}
-        for k, (a, b) in enumerate(zip(near_of, far_of, strict=True)):
-            out.setdefault(ids[a], {})[names[b]] = counts[k]
-        return out
+            counts[:, i, :] = _summed(cells, row[3 + i], len(pairs) * hours).reshape(-1, hours)
+        return pairs, counts
 
     def _export(self, gid: int, graph: str) -> Iterator[dict[str, Any]]:
         con = self._conn()
