@@ -81,15 +81,24 @@ class ApiCallBucket:
 @strawberry.type(description="Calls counted in the scope; first/last observed over all time.")
 class CallCount:
     calls: strawberry.Private[activity.Calls]
-    # plain values, not resolvers: rows of plain fields take execution.py's fast path
-    success: Long = Long(0)
-    failed: Long = Long(0)
-    first_observed: datetime | None = None
-    last_observed: datetime | None = None
 
-    def __post_init__(self) -> None:
-        self.success, self.failed = Long(self.calls.success), Long(self.calls.failed)
-        self.first_observed, self.last_observed = _time(self.calls.first), _time(self.calls.last)
+    # methods taking only `self`: execution.py's fast path calls them for the fields a query
+    # selects, so a row costs nothing for the fields it does not (the dates, mostly)
+    @strawberry.field
+    def success(self) -> Long:
+        return Long(self.calls.success)
+
+    @strawberry.field
+    def failed(self) -> Long:
+        return Long(self.calls.failed)
+
+    @strawberry.field
+    def first_observed(self) -> datetime | None:
+        return _time(self.calls.first)
+
+    @strawberry.field
+    def last_observed(self) -> datetime | None:
+        return _time(self.calls.last)
 
 
 @strawberry.type
@@ -223,20 +232,19 @@ class ApiCallVolume:
 @strawberry.type
 class Behavior(CallCount):
     item: strawberry.Private[behaviors.Behavior]
-    newly_observed: bool = strawberry.field(
-        default=False,
-        description="Used in the scope and not in the 45 days before it (the baseline window).",
-    )
-    new_for_account: bool | None = strawberry.field(
-        default=None,
-        description="For a newly observed item of an account's principal: whether the whole "
-        "account did not use it in the baseline window either (null otherwise).",
-    )
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.newly_observed = self.item.newly_observed
-        self.new_for_account = self.item.new_for_account
+    @strawberry.field(
+        description="Used in the scope and not in the 45 days before it (the baseline window)."
+    )
+    def newly_observed(self) -> bool:
+        return self.item.newly_observed
+
+    @strawberry.field(
+        description="For a newly observed item of an account's principal: whether the whole "
+        "account did not use it in the baseline window either (null otherwise)."
+    )
+    def new_for_account(self) -> bool | None:
+        return self.item.new_for_account
 
 
 @strawberry.type(description="An API method the principal called in the scope.")

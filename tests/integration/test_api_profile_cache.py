@@ -130,6 +130,35 @@ def test_the_fast_path_builds_what_graphql_core_builds(
     assert fast[2]["apiCallVolume"]["byMethod"][0]["sourceIps"]  # lists of objects were built
 
 
+def test_rows_of_plain_fields_and_plain_methods_skip_graphql_core(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count rows (a method's calls, its source IPs, new behaviors) read their counts and dates
+    through methods taking only `self`: the fast path calls them itself, so graphql-core's
+    general path builds none of those objects."""
+    general: Counter[str] = Counter()
+    real = execution.StrawberryGraphQLCoreExecutionContext.execute_fields
+
+    def counted(self: Any, parent_type: Any, *args: Any) -> Any:
+        general[parent_type.name] += 1
+        return real(self, parent_type, *args)
+
+    monkeypatch.setattr(execution.StrawberryGraphQLCoreExecutionContext, "execute_fields", counted)
+    clients = served(store)
+    client = next(clients)
+    try:
+        account = profile(client, "AWS_ACCOUNT", A)
+    finally:
+        for _ in clients:
+            pass
+    methods = account["apiCallVolume"]["byMethod"]
+    assert methods and methods[0]["sourceIps"]
+    assert all(c["firstObserved"] for c in account["newBehaviors"]["apiCalls"])
+    rows = {"ApiMethodCalls", "SourceIpCount", "SourceIpCalls", "MethodCount", "ApiCallBehavior"}
+    assert not rows & set(general), general
+    assert general["ApiCallVolume"] >= 1  # objects with async fields still go the general way
+
+
 @pytest.mark.parametrize("scope", SCOPES)
 def test_a_profile_panel_shares_its_baselines_read(store: GraphStore, scope: Scope) -> None:
     """With `with_baseline`, a single principal's volume panel takes its hours from the read
