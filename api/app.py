@@ -21,6 +21,7 @@ from api.graphql.view import graphql_routes
 from api.rest.routes import rest_routes
 from api.services.membership_retention import retention_schedule
 from api.services.membership_settings import MembershipSettings
+from baselines.workers import FitPool
 from graph.store import GraphStore, StoreError
 
 
@@ -29,12 +30,15 @@ def create_app(
     *,
     authenticator: Authenticator | None = None,
     clock: Callable[[], float] = time.time,
+    fit_processes: int = 0,
 ) -> Starlette:
     """Build the app; the store is opened at startup and closed at shutdown, so a server that
     cannot reach its store fails health checks instead of failing to import.
 
     `authenticator` checks every API request (default: one without identities, which refuses
-    them all; `Authenticator(None)` is --no-auth). `clock` is where default scopes end."""
+    them all; `Authenticator(None)` is --no-auth). `clock` is where default scopes end.
+    `fit_processes`: worker processes fitting the API call baselines (baselines.workers; 0:
+    in the server's own threads)."""
     holder: dict[str, GraphStore] = {}
     auth = authenticator if authenticator is not None else Authenticator(Credentials(()))
     settings = MembershipSettings.from_env()
@@ -43,10 +47,16 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         holder["store"] = await run_in_threadpool(open_store)
         app.state.store = holder["store"]
+        pool = FitPool(fit_processes, holder["store"].uri) if fit_processes else None
+        app.state.fit_pool = pool
         try:
+            if pool is not None:
+                await run_in_threadpool(pool.start)
             async with retention_schedule(lambda: holder["store"], settings, clock):
                 yield
         finally:
+            if pool is not None:
+                await run_in_threadpool(pool.close)
             await run_in_threadpool(holder["store"].close)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -207,6 +208,16 @@ def serve(
         bool,
         typer.Option("--no-auth", help="serve every graph without authentication (loopback only)"),
     ] = False,
+    fit_processes: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--fit-processes",
+            envvar="GUMSHOE_FIT_PROCESSES",
+            min=0,
+            help="worker processes fitting API call baselines beside the server's own "
+            "(default: one per CPU up to 4 on machines with two or more, else 0: in-process)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API with uvicorn: GraphQL at /graphql (GraphiQL for browsers), health at
     /healthz."""
@@ -236,7 +247,12 @@ def serve(
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(2) from None
     _store(store).close()  # fail fast, with the CLI's exit codes, on a bad or unreachable store
-    application = CollectBetweenRequests(create_app(lambda: open_store(store), authenticator=auth))
+    if fit_processes is None:
+        cpus = os.cpu_count() or 1
+        fit_processes = min(cpus, 4) if cpus >= 2 else 0
+    application = CollectBetweenRequests(
+        create_app(lambda: open_store(store), authenticator=auth, fit_processes=fit_processes)
+    )
     # The schema and the modules are loaded now and live as long as the process: keeping them
     # out of the collector's generations spares every request a walk over them (p99 latency).
     gc.freeze()

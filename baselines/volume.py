@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from baselines.window import (
     training_notice,
 )
 from graph.model import CALLED, HOUR, VertexRef
-from graph.store import Direction, GraphReads, GraphStore, HourCounts
+from graph.store import Direction, GraphStore, HourCounts
 
 T = TypeVar("T")
 
@@ -170,6 +170,16 @@ def fit_window(
     )
 
 
+class Fitter(Protocol):
+    """Where `api_call_baseline` fits (baselines.workers.Fits: once per request, in worker
+    processes); the default is `compute_api_call_baseline` in the calling thread."""
+
+    def api_call_baseline(
+        self, store: GraphStore, graph: str, principal: VertexRef, start: int, end: int,
+        config: BaselineConfig, first: int | None,
+    ) -> ApiCallBaseline: ...  # fmt: skip
+
+
 def api_call_baseline(
     *,
     store: GraphStore,
@@ -180,20 +190,25 @@ def api_call_baseline(
     config: BaselineConfig = DEFAULT_CONFIG,
     cache: BaselineCache | None = None,
     data_version: Hashable = None,
+    fitter: Fitter | None = None,
 ) -> ApiCallBaseline:
     """API call volume of `principal` in the scope [start, end) against its baseline.
 
     Two store calls: the vertex, and the hourly calls of each of its API methods over
-    [start - 45 days, end) (`series_by_other`)."""
+    [start - 45 days, end) (`series_by_other`). A cache miss is computed by `fitter`, if given."""
+
+    def compute(first: int | None) -> ApiCallBaseline:
+        if fitter is not None:
+            return fitter.api_call_baseline(store, graph, principal, start, end, config, first)
+        return compute_api_call_baseline(store, graph, principal, start, end, config, first)
+
     return cached_baseline(
         store, graph, "api", principal, start, end, config=config, cache=cache,
-        data_version=data_version, result=ApiCallBaseline,
-        compute=lambda first: _api_call_baseline(store, graph, principal, start, end, config,
-                                                 first),
+        data_version=data_version, result=ApiCallBaseline, compute=compute,
     )  # fmt: skip
 
 
-def _api_call_baseline(
+def compute_api_call_baseline(
     store: GraphStore, graph: str, principal: VertexRef, start: int, end: int,
     config: BaselineConfig, first: int | None,
 ) -> ApiCallBaseline:  # fmt: skip
@@ -278,33 +293,6 @@ def _api_call_baseline(
     return ApiCallBaseline(
         principal, start, end, b0, buckets, tuple(methods), tuple(increased), notice
     )
-
-
-def scope_calls(
-    store: GraphReads,
-    graph: str,
-    principal: VertexRef,
-    start: int,
-    end: int,
-    config: BaselineConfig = DEFAULT_CONFIG,
-) -> list[tuple[int, tuple[int, int]]]:
-    """A principal's (success, failed) calls per hour of the scope [start, end), hours without
-    calls left out, from the very read its API call baseline makes (`series_by_other` over the
-    baseline window and the scope): a profile asking for both reads the store once, through the
-    API's per-request memo, instead of reading the scope again."""
-    check_scope(start, end)
-    b0 = baseline_start(start, config)
-    by_api = store.series_by_other(
-        graph, [principal], CALLED, direction=Direction.OUT, start=b0, end=end
-    ).get(principal, {})
-    skip = scope_hours(b0, start)
-    total = np.zeros((2, scope_hours(start, end)), dtype=np.int64)
-    for counts in by_api.values():
-        total += counts[:2, skip:]
-    return [
-        (start + c * HOUR, (int(total[0, c]), int(total[1, c])))
-        for c in np.flatnonzero(total.any(axis=0)).tolist()
-    ]
 
 
 def api_call_volume_baselines(

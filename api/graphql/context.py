@@ -21,6 +21,7 @@ from api.graphql.loaders import Loaders
 from api.services import graphs as graph_service
 from api.services.scope import Scope, scope_or_default
 from baselines.cache import BaselineCache
+from baselines.workers import FitPool
 from graph.store import GraphInfo, GraphStore
 
 
@@ -39,8 +40,9 @@ class Context:
         caller: Caller,
         clock: Callable[[], float],
         cache: BaselineCache | None = None,
+        pool: FitPool | None = None,
     ) -> Context:
-        return cls(store, caller, clock, Loaders(store, cache))
+        return cls(store, caller, clock, Loaders(store, cache, pool))
 
     async def graphs(self) -> list[GraphInfo]:
         """The graphs this caller administers (read once per request)."""

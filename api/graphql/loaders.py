@@ -40,7 +40,8 @@ from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
-from baselines.volume import ApiCallBaseline
+from baselines.volume import ApiCallBaseline, api_call_baseline
+from baselines.workers import FitPool, Fits
 from graph.model import VertexRef
 from graph.store import GraphReads, GraphStore, Vertex
 
@@ -84,10 +85,15 @@ class _MemoWithUri:
 class Loaders:
     """The loaders of one request. Keys: (graph ARN, VertexRef, options tuple)."""
 
-    def __init__(self, backend: GraphStore, cache: BaselineCache | None = None) -> None:
+    def __init__(
+        self, backend: GraphStore, cache: BaselineCache | None = None, pool: FitPool | None = None
+    ) -> None:
         # every read of the request goes through one cache: panels share what they both read
         store: GraphReads = CachedReads(backend)
         self.store = store
+        # and every baseline fit is made once (in the server's worker processes, if any)
+        fits = Fits(pool)
+        self.fits = fits
 
         def vertices(
             graph: str, refs: list[VertexRef], _: tuple[Hashable, ...]
@@ -146,9 +152,17 @@ class Loaders:
         ) -> dict[VertexRef, Any]:
             scope, with_baseline = o
             assert isinstance(scope, Scope) and isinstance(with_baseline, bool)
+
+            def baseline(ref: VertexRef) -> ApiCallBaseline:
+                # the very baseline the response's baseline fields get (`fits`: once)
+                return api_call_baseline(
+                    store=memo, graph=graph, principal=ref, start=scope.start, end=scope.end,
+                    cache=cache, fitter=fits,
+                )  # fmt: skip
+
             return activity.api_call_volume(
                 store=memo, graph=graph, refs=refs, scope=scope, cache=cache,
-                cached_before=started, with_baseline=with_baseline,
+                cached_before=started, baseline=baseline if with_baseline else None,
             )  # fmt: skip
 
         def kept(kind: str, batch: Batch) -> Batch:
@@ -191,7 +205,9 @@ class Loaders:
             return run
 
         self.vertex = _loader(vertices, None)
-        self.api_call_baseline = _loader(baselines(activity_baselines.api_call_baselines), None)
+        self.api_call_baseline = _loader(
+            baselines(partial(activity_baselines.api_call_baselines, fitter=fits)), None
+        )
         self.api_call_hourly = DataLoader(
             load_fn=self._hourly(baselines(activity_baselines.api_call_hourly_baselines))
         )

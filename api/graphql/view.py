@@ -62,7 +62,10 @@ class GraphQLView(GraphQL[Context, None]):
         # strawberry builds a context for the GraphiQL page too, which runs nothing; fail closed
         # should anything unauthenticated ever get this far
         caller: Caller = request.scope.get(CALLER_KEY, NOBODY)
-        return Context.create(request.app.state.store, caller, self.clock, self.baseline_cache)
+        pool = getattr(request.app.state, "fit_pool", None)
+        return Context.create(
+            request.app.state.store, caller, self.clock, self.baseline_cache, pool
+        )
 
     def encode_json(self, data: object) -> bytes:
         return msgspec.json.encode(data)

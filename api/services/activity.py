@@ -18,14 +18,14 @@ The baseline values of the same panel are in api/services/activity_baselines.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from api.services.batching import by_label, neighbours, series, vertices
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
-from baselines.volume import ApiCallBaseline, VolumeBucket, scope_calls
+from baselines.volume import ApiCallBaseline, VolumeBucket
 from baselines.window import TrainingNotice
 from graph.model import (
     ACCESSED_BUCKET,
@@ -251,7 +251,7 @@ def _principal_volumes(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
-    with_baseline: bool = False,
+    baseline: Callable[[VertexRef], ApiCallBaseline] | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     span = (scope.start, scope.end)
     edges = neighbours(store, graph, refs, CALLED, Direction.OUT, span=span)
@@ -271,9 +271,9 @@ def _principal_volumes(
         for c in cs
         if c != ref
     ]
-    # a profile asking for its baseline too takes its own hours from the baseline's read,
-    # awaited last: the 45-day read started with the panel, and the other reads need not wait
-    shared = own if with_baseline and own == refs and len(own) == 1 else []
+    # a profile asking for its baseline too takes its own hours from that baseline (computed
+    # once for the request, beside the panel), awaited last: the other reads need not wait
+    shared = own if baseline is not None and own == refs and len(own) == 1 else []
     hourly = series(
         store, graph, [r for r in own if r not in shared] + summed, CALLED, Direction.OUT,
         span=span,
@@ -302,7 +302,11 @@ def _principal_volumes(
         calls = totals.setdefault(c, Calls())
         for api_counts in apis.values():
             calls.add(*_total(api_counts))
-    hourly.update({r: list(scope_calls(store, graph, r, scope.start, scope.end)) for r in shared})
+    for r in shared:
+        assert baseline is not None
+        hourly[r] = [
+            (b.start, (b.success, b.failed)) for b in baseline(r).buckets if b.success or b.failed
+        ]
     out = {}
     for ref in refs:
         mine = callers.get(ref, [])
@@ -381,18 +385,18 @@ def api_call_volume(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
-    with_baseline: bool = False,
+    baseline: Callable[[VertexRef], ApiCallBaseline] | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     """The API call volume panel of each entity (principals, IP addresses, user agents and
     buckets; other labels are skipped). With a `cache` (and a store with a `uri`), a
     principal's hourly calls come from its cached API call baseline for the scope, if any (put
-    before `cached_before`, in the cache's clock, if given). `with_baseline`: the caller will
-    ask for the API call baseline of the same single principal as well, so its hours are read
-    as the baseline reads them (baselines.volume.scope_calls), once for both."""
+    before `cached_before`, in the cache's clock, if given). `baseline`: the caller asks for the
+    API call baseline of the same single principal as well, and this gives it (computed once
+    for both): the panel then takes the principal's hours from its buckets."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     objects = [r for r in dict.fromkeys(refs) if r.label in OBJECT_EDGES]
     out = (
-        _principal_volumes(store, graph, principals, scope, cache, cached_before, with_baseline)
+        _principal_volumes(store, graph, principals, scope, cache, cached_before, baseline)
         if principals
         else {}
     )

@@ -21,6 +21,7 @@ from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG, BaselineConfig
 from baselines.volume import (
     ApiCallBaseline,
+    Fitter,
     api_call_baseline,
     api_call_volume_baselines,
     dense,
@@ -96,11 +97,12 @@ def api_call_baselines(
     scope: Scope,
     cache: BaselineCache | None = None,
     config: BaselineConfig = DEFAULT_CONFIG,
+    fitter: Fitter | None = None,
 ) -> dict[VertexRef, ApiCallBaseline]:
     """The baseline of each entity's API call volume panel: hourly expected, lower and upper
     values (all calls and failed calls), and for principals the per-method bounds of the scope
     totals, increased volume and the training notice (baselines.volume.api_call_baseline, cached
-    per principal and scope)."""
+    per principal and scope, fitted by `fitter` if given)."""
     wanted = list(dict.fromkeys(refs))
     out = {
         r: api_call_baseline(
@@ -111,6 +113,7 @@ def api_call_baselines(
             end=scope.end,
             config=config,
             cache=cache,
+            fitter=fitter,
         )  # fmt: skip
         for r in wanted
         if r.label in PRINCIPALS

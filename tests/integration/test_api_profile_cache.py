@@ -8,6 +8,7 @@ from its cached baseline instead of reading them again.
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,7 +19,9 @@ from api.services import activity, activity_baselines, behaviors
 from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines import new_behaviors as found_new
+from baselines import volume
 from baselines.cache import BaselineCache
+from baselines.workers import Fits
 from graph.store import GraphStore
 from tests.conftest import GRAPH
 from tests.integration.test_graphql_profiles import ACCT, A, D, R, U, profile, scenario, served
@@ -161,21 +164,30 @@ def test_rows_of_plain_fields_and_plain_methods_skip_graphql_core(
 
 @pytest.mark.parametrize("scope", SCOPES)
 def test_a_profile_panel_shares_its_baselines_read(store: GraphStore, scope: Scope) -> None:
-    """With `with_baseline`, a single principal's volume panel takes its hours from the read
-    its API call baselines make: the same panel, and one 45-day read for the three."""
+    """Given its principal's baseline, a single principal's volume panel takes its hours from
+    the baseline's buckets; with one `Fits` for the request the baseline is fitted once: the
+    same panel, and one 45-day read for the three."""
     scenario(store)
     for ref in (U, ACCT):
         plain = activity.api_call_volume(store=CachedReads(store), graph=GRAPH, refs=[ref],
                                          scope=scope)  # fmt: skip
         counted = CountingCalls(store)
         reads = _reads(counted)
+        fits = Fits()
+        baseline = partial(
+            volume.api_call_baseline, store=reads, graph=GRAPH, start=scope.start, end=scope.end,
+            fitter=fits,
+        )  # fmt: skip
         shared = activity.api_call_volume(
-            store=reads, graph=GRAPH, refs=[ref], scope=scope, with_baseline=True
-        )
+            store=reads, graph=GRAPH, refs=[ref], scope=scope,
+            baseline=lambda r, b=baseline: b(principal=r),  # type: ignore[misc]
+        )  # fmt: skip
         activity_baselines.api_call_hourly_baselines(
             store=reads, graph=GRAPH, refs=[ref], scope=scope
         )
-        activity_baselines.api_call_baselines(store=reads, graph=GRAPH, refs=[ref], scope=scope)
+        activity_baselines.api_call_baselines(
+            store=reads, graph=GRAPH, refs=[ref], scope=scope, fitter=fits
+        )
         assert (
             shared[ref].buckets == plain[ref].buckets
             and sum(b.success + b.failed for b in plain[ref].buckets) > 0

@@ -1,0 +1,177 @@
+"""Baselines fitted in other processes, and each one fitted once per request.
+
+A profile's per-method API call baseline is its largest piece of CPU work (the busiest account of
+the 10-million-event benchmark: 74 methods x 1,080 hours, about 12 ms), and inside the API
+server it competed for the interpreter lock with everything else the request does (building the
+response, decoding the panels' reads): a cold profile was bound by that one lock. `FitPool` runs
+the fits in worker processes that open the store from its URI themselves, so the server's process
+keeps only the rest; results come back pickled (they are immutable values).
+
+`Fits` is a request's view of the pool: every distinct baseline it is asked for is computed
+once, however many panels or threads ask for it at the same moment (the volume panel takes its
+hourly calls from the very baseline the request fits); without a pool, or for a store without a
+URI, it computes in the calling thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import Any
+
+from baselines.config import BaselineConfig
+from baselines.volume import ApiCallBaseline, compute_api_call_baseline
+from graph.model import VertexRef
+from graph.store import GraphStore
+
+# the worker's own collector: a fit allocates little that lives, and a full collection walking
+# numpy's and statsmodels' modules would stall a fit (the server does the same, api/gc_schedule)
+_WORKER_GC_THRESHOLD = 50_000
+_stores: dict[str, GraphStore] = {}
+
+
+def _start_worker(uri: str | None) -> None:
+    if uri:  # the server's store, opened now rather than by the first fit
+        _store(uri)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_WORKER_GC_THRESHOLD, 10, 10)
+
+
+def _store(uri: str) -> GraphStore:
+    """The store of `uri`, opened once per worker and kept for the process's life."""
+    from graph.open import open_store
+
+    store = _stores.get(uri)
+    if store is None:
+        store = _stores[uri] = open_store(uri)
+    return store
+
+
+def _ready() -> int:
+    return 1
+
+
+def _fit_api_call_baseline(
+    uri: str,
+    graph: str,
+    principal: VertexRef,
+    start: int,
+    end: int,
+    config: BaselineConfig,
+    first: int | None,
+) -> ApiCallBaseline:
+    return compute_api_call_baseline(_store(uri), graph, principal, start, end, config, first)
+
+
+class FitPool:
+    """Worker processes fitting baselines (the server's lifetime: `start`, then `close`)."""
+
+    def __init__(self, processes: int, uri: str | None = None) -> None:
+        """`uri`: the store the workers will read, opened as each one starts."""
+        if not isinstance(processes, int) or processes < 1:
+            raise ValueError(f"processes must be a positive int, got {processes!r}")
+        self.processes = processes
+        self.uri = uri
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self.submitted = 0  # fits sent to the workers (tests and operators look at it)
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        # forkserver: workers start from a clean process, not a fork of a threaded server
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["baselines.workers"])
+        return ProcessPoolExecutor(
+            self.processes, mp_context=context, initializer=partial(_start_worker, self.uri)
+        )
+
+    def start(self) -> None:
+        """Start every worker and wait until each has imported the model and opened the store
+        (the first requests should not pay for it): as many calls at once as there are workers,
+        so that the pool starts them all."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = self._new_executor()
+            executor = self._executor
+        for f in [executor.submit(_ready) for _ in range(self.processes)]:
+            f.result()
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` in a worker. A pool whose worker died (killed, out of memory) is
+        replaced once, and the call made again there."""
+        for attempt in (1, 2):
+            with self._lock:
+                if self._executor is None:
+                    self._executor = self._new_executor()
+                executor = self._executor
+                self.submitted += 1
+            try:
+                return executor.submit(fn, *args).result()
+            except BrokenProcessPool:
+                with self._lock:
+                    if self._executor is executor:
+                        self._executor = None
+                executor.shutdown(wait=False, cancel_futures=True)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Fits:
+    """A request's baselines: each computed once (in the pool when there is one)."""
+
+    def __init__(self, pool: FitPool | None = None) -> None:
+        self.pool = pool
+        self._lock = threading.Lock()
+        self._futures: dict[Hashable, Future[Any]] = {}
+
+    def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            future = self._futures.get(key)
+            mine = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if not mine:
+            return future.result()
+        try:
+            result = compute()
+        except BaseException as e:
+            future.set_exception(e)
+            raise
+        future.set_result(result)
+        return result
+
+    def api_call_baseline(
+        self,
+        store: GraphStore,
+        graph: str,
+        principal: VertexRef,
+        start: int,
+        end: int,
+        config: BaselineConfig,
+        first: int | None,
+    ) -> ApiCallBaseline:
+        uri = getattr(store, "uri", None)
+        key = ("api", uri, graph, principal, start, end, config, first)
+
+        def compute() -> ApiCallBaseline:
+            if self.pool is not None and uri:
+                found = self.pool.run(
+                    _fit_api_call_baseline, uri, graph, principal, start, end, config, first
+                )
+                assert isinstance(found, ApiCallBaseline)
+                return found
+            return compute_api_call_baseline(store, graph, principal, start, end, config, first)
+
+        return self._once(key, compute)  # type: ignore[no-any-return]

@@ -1,0 +1,127 @@
+"""Baselines fitted in worker processes (baselines.workers): the same answers as in-process,
+each baseline of a request fitted once, and a pool that survives a worker's death."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.auth import Authenticator, parse_credentials
+from baselines import workers
+from baselines.config import DEFAULT_CONFIG
+from baselines.volume import compute_api_call_baseline
+from baselines.workers import FitPool, Fits
+from graph.open import open_store
+from graph.store import GraphStore
+from tests.conftest import GRAPH
+from tests.integration.test_graphql_profiles import (
+    ACCT,
+    ADMIN,
+    CREDENTIALS,
+    NOW,
+    PROFILE,
+    SCOPE,
+    D,
+    R,
+    U,
+    gql,
+    scenario,
+)
+from tests.integration.uvicorn_thread import serving
+
+DAY = 86_400
+
+
+def _profiles(store: GraphStore, fit_processes: int) -> tuple[list[dict[str, Any]], int]:
+    """The profiles of a user, a role and an account from a server with `fit_processes`, and
+    how many fits that server sent to its workers."""
+    app = create_app(
+        lambda: open_store(store.uri),
+        authenticator=Authenticator(parse_credentials(CREDENTIALS)),
+        clock=lambda: NOW,
+        fit_processes=fit_processes,
+    )
+    with serving(app) as base, httpx.Client(base_url=base, headers=ADMIN, timeout=60) as client:
+        out = [
+            gql(client, PROFILE, g=GRAPH, type=t, id=k, scope=SCOPE)["entity"]
+            for t, k in (("AWS_USER", U.key), ("AWS_ROLE", R.key), ("AWS_ACCOUNT", ACCT.key))
+        ]
+        pool = app.state.fit_pool
+    return out, (0 if pool is None else pool.submitted)
+
+
+def test_profiles_fitted_in_worker_processes_are_the_in_process_ones(store: GraphStore) -> None:
+    scenario(store)
+    local, sent_local = _profiles(store, 0)
+    pooled, sent = _profiles(store, 2)
+    assert pooled == local
+    assert sent_local == 0
+    # one per principal: the volume panel's hours and the baseline fields share the fit
+    assert sent == 3
+    # the baselines were there to compare: bounds and increased volume were filled in
+    assert any(b["upper"] is not None for b in pooled[0]["apiCallVolume"]["buckets"])
+
+
+def test_a_request_fits_each_baseline_once_however_many_threads_ask(
+    store: GraphStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario(store)
+    fitted: list[object] = []
+    real = workers.compute_api_call_baseline
+
+    def slow(*args: Any) -> Any:
+        fitted.append(args[2])
+        time.sleep(0.05)  # long enough for every thread to ask while it runs
+        return real(*args)
+
+    monkeypatch.setattr(workers, "compute_api_call_baseline", slow)
+    fits = Fits()
+    first = store.vertices(GRAPH, [U])[U].first
+    ask = threading.Barrier(4)
+
+    def baseline(_: int) -> Any:
+        ask.wait()
+        return fits.api_call_baseline(store, GRAPH, U, D, D + DAY, DEFAULT_CONFIG, first)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(baseline, range(4)))
+    assert fitted == [U]
+    assert all(r is results[0] for r in results)
+    assert results[0] == real(store, GRAPH, U, D, D + DAY, DEFAULT_CONFIG, first)
+
+
+def test_a_pool_whose_worker_died_is_replaced(store: GraphStore) -> None:
+    scenario(store)
+    first = store.vertices(GRAPH, [ACCT])[ACCT].first
+    expected = compute_api_call_baseline(store, GRAPH, ACCT, D, D + DAY, DEFAULT_CONFIG, first)
+    pool = FitPool(1, store.uri)
+    try:
+        pool.start()
+        worker = pool.run(os.getpid)
+        assert worker != os.getpid()
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the worker is gone
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        got = Fits(pool).api_call_baseline(store, GRAPH, ACCT, D, D + DAY, DEFAULT_CONFIG, first)
+        assert got == expected
+        assert pool.run(os.getpid) not in (worker, os.getpid())
+    finally:
+        pool.close()
+
+
+def test_a_pool_needs_at_least_one_process() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        FitPool(0)
