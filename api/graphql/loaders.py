@@ -40,7 +40,7 @@ from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
-from baselines.volume import ApiCallBaseline, api_call_baseline
+from baselines.volume import ApiCallBaseline
 from baselines.workers import FitPool, Fits
 from graph.model import VertexRef
 from graph.store import GraphReads, GraphStore, Vertex
@@ -150,19 +150,11 @@ class Loaders:
         def volume_panel(
             graph: str, refs: list[VertexRef], o: tuple[Hashable, ...]
         ) -> dict[VertexRef, Any]:
-            scope, with_baseline = o
-            assert isinstance(scope, Scope) and isinstance(with_baseline, bool)
-
-            def baseline(ref: VertexRef) -> ApiCallBaseline:
-                # the very baseline the response's baseline fields get (`fits`: once)
-                return api_call_baseline(
-                    store=memo, graph=graph, principal=ref, start=scope.start, end=scope.end,
-                    cache=cache, fitter=fits,
-                )  # fmt: skip
-
+            scope = o[0]
+            assert isinstance(scope, Scope)
             return activity.api_call_volume(
                 store=memo, graph=graph, refs=refs, scope=scope, cache=cache,
-                cached_before=started, baseline=baseline if with_baseline else None,
+                cached_before=started,
             )  # fmt: skip
 
         def kept(kind: str, batch: Batch) -> Batch:

@@ -44,15 +44,10 @@ class ApiActivity(Entity):
     )
     async def api_call_volume(self, info: Info, scope: ScopeInput | None = None) -> ApiCallVolume:
         window = info.context.scope(scope)
-        with_baseline = selects(info, BUCKET_BASELINE | {"trainingNotice"})
-        if with_baseline:
+        if selects(info, BUCKET_BASELINE | {"trainingNotice"}):
             prefetch(info.context.loaders.api_call_hourly, self.graph_arn, self.vertex.ref, window)
         data = await load(
-            info.context.loaders.api_call_volume,
-            self.graph_arn,
-            self.vertex.ref,
-            window,
-            with_baseline,
+            info.context.loaders.api_call_volume, self.graph_arn, self.vertex.ref, window
         )
         prime(info.context.loaders.vertex, self.graph_arn, data.vertices)
         return ApiCallVolume(data=data, graph_arn=self.graph_arn, ref=self.vertex.ref)

@@ -18,8 +18,10 @@ The baseline values of the same panel are in api/services/activity_baselines.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from api.services.batching import by_label, neighbours, series, vertices
 from api.services.scope import Scope
@@ -38,6 +40,7 @@ from graph.model import (
     CALLED,
     COUNTER_MAX,
     FEDERATED,
+    HOUR,
     INSTANCE,
     IP,
     LEAF_PRINCIPALS,
@@ -178,6 +181,28 @@ def _total(counts: HourCounts) -> tuple[int, int]:
     return ok, failed
 
 
+def _hours(scope: Scope, per_api: list[HourCounts]) -> list[tuple[int, tuple[int, ...]]]:
+    """(hour, (successful, failed)) of the hours with calls, summed over a principal's APIs
+    and saturating like the store's counters."""
+    if not per_api:
+        return []
+    stacked = np.stack([counts[:2] for counts in per_api])
+    if int(stacked.max()) <= COUNTER_MAX // len(per_api):
+        total = stacked.sum(axis=0)
+        return [
+            (scope.start + c * HOUR, (int(total[0, c]), int(total[1, c])))
+            for c in np.flatnonzero(total.any(axis=0)).tolist()
+        ]
+    rows = stacked.tolist()  # Python ints: exact, then clamped
+    out: list[tuple[int, tuple[int, ...]]] = []
+    for c in range(stacked.shape[2]):
+        ok = min(sum(r[0][c] for r in rows), COUNTER_MAX)
+        failed = min(sum(r[1][c] for r in rows), COUNTER_MAX)
+        if ok or failed:
+            out.append((scope.start + c * HOUR, (ok, failed)))
+    return out
+
+
 def _callers(
     store: GraphReads, graph: str, principals: list[VertexRef], span: tuple[int, int]
 ) -> dict[VertexRef, list[VertexRef]]:
@@ -251,7 +276,6 @@ def _principal_volumes(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
-    baseline: Callable[[VertexRef], ApiCallBaseline] | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     span = (scope.start, scope.end)
     edges = neighbours(store, graph, refs, CALLED, Direction.OUT, span=span)
@@ -271,11 +295,12 @@ def _principal_volumes(
         for c in cs
         if c != ref
     ]
-    # a profile asking for its baseline too takes its own hours from that baseline (computed
-    # once for the request, beside the panel), awaited last: the other reads need not wait
-    shared = own if baseline is not None and own == refs and len(own) == 1 else []
+    # a single principal (a profile) reads its hours per API with its callers' totals: on
+    # SQLite that is the day series (an account's 45 days: thousands of rows instead of the
+    # tens of thousands of hour rows of its edges per method and source address)
+    single = own if own == refs and len(own) == 1 else []
     hourly = series(
-        store, graph, [r for r in own if r not in shared] + summed, CALLED, Direction.OUT,
+        store, graph, [r for r in own if r not in single] + summed, CALLED, Direction.OUT,
         span=span,
     )  # fmt: skip
     hourly.update(known)
@@ -288,25 +313,24 @@ def _principal_volumes(
         c
         for cs in callers.values()
         for c in cs
-        if c not in totals and c not in hourly and c not in shared
+        if c not in totals and c not in hourly and c not in single
     ]
     # per API rather than per edge: the embedded store keeps these summed per day
     by_api = (
         store.series_by_other(
-            graph, rest, CALLED, direction=Direction.OUT, start=scope.start, end=scope.end
+            graph, single + rest, CALLED, direction=Direction.OUT, start=scope.start,
+            end=scope.end,
         )
-        if rest
+        if single or rest
         else {}
-    )
+    )  # fmt: skip
     for c, apis in by_api.items():
+        if c in single:
+            hourly[c] = _hours(scope, list(apis.values()))
+            continue
         calls = totals.setdefault(c, Calls())
         for api_counts in apis.values():
             calls.add(*_total(api_counts))
-    for r in shared:
-        assert baseline is not None
-        hourly[r] = [
-            (b.start, (b.success, b.failed)) for b in baseline(r).buckets if b.success or b.failed
-        ]
     out = {}
     for ref in refs:
         mine = callers.get(ref, [])
@@ -385,18 +409,15 @@ def api_call_volume(
     scope: Scope,
     cache: BaselineCache | None = None,
     cached_before: float | None = None,
-    baseline: Callable[[VertexRef], ApiCallBaseline] | None = None,
 ) -> dict[VertexRef, ApiCallVolume]:
     """The API call volume panel of each entity (principals, IP addresses, user agents and
     buckets; other labels are skipped). With a `cache` (and a store with a `uri`), a
     principal's hourly calls come from its cached API call baseline for the scope, if any (put
-    before `cached_before`, in the cache's clock, if given). `baseline`: the caller asks for the
-    API call baseline of the same single principal as well, and this gives it (computed once
-    for both): the panel then takes the principal's hours from its buckets."""
+    before `cached_before`, in the cache's clock, if given)."""
     principals = [r for r in dict.fromkeys(refs) if r.label in PRINCIPALS]
     objects = [r for r in dict.fromkeys(refs) if r.label in OBJECT_EDGES]
     out = (
-        _principal_volumes(store, graph, principals, scope, cache, cached_before, baseline)
+        _principal_volumes(store, graph, principals, scope, cache, cached_before)
         if principals
         else {}
     )

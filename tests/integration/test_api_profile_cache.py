@@ -8,21 +8,20 @@ from its cached baseline instead of reading them again.
 from __future__ import annotations
 
 from collections import Counter
-from functools import partial
 from typing import Any
 
+import numpy as np
 import pytest
 
 from api.graphql import execution
 from api.graphql.loaders import _MemoWithUri
-from api.services import activity, activity_baselines, behaviors
+from api.services import activity, activity_baselines, batching, behaviors
 from api.services.reads import CachedReads
 from api.services.scope import Scope
 from baselines import new_behaviors as found_new
-from baselines import volume
 from baselines.cache import BaselineCache
-from baselines.workers import Fits
-from graph.store import GraphStore
+from graph.model import CALLED, COUNTER_MAX, HOUR
+from graph.store import Direction, GraphStore
 from tests.conftest import GRAPH
 from tests.integration.test_graphql_profiles import ACCT, A, D, R, U, profile, scenario, served
 
@@ -163,39 +162,37 @@ def test_rows_of_plain_fields_and_plain_methods_skip_graphql_core(
 
 
 @pytest.mark.parametrize("scope", SCOPES)
-def test_a_profile_panel_shares_its_baselines_read(store: GraphStore, scope: Scope) -> None:
-    """Given its principal's baseline, a single principal's volume panel takes its hours from
-    the baseline's buckets; with one `Fits` for the request the baseline is fitted once: the
-    same panel, and one 45-day read for the three."""
+def test_a_profile_panel_reads_its_hours_per_api(store: GraphStore, scope: Scope) -> None:
+    """A single principal's volume panel reads its own hours per API, in the one
+    `series_by_other` call that also gives its callers' totals (on SQLite: the day series), and
+    no hour rows (`series`): its buckets are the sums of its CALLED edges' hours."""
     scenario(store)
     for ref in (U, ACCT):
-        plain = activity.api_call_volume(store=CachedReads(store), graph=GRAPH, refs=[ref],
-                                         scope=scope)  # fmt: skip
         counted = CountingCalls(store)
-        reads = _reads(counted)
-        fits = Fits()
-        baseline = partial(
-            volume.api_call_baseline, store=reads, graph=GRAPH, start=scope.start, end=scope.end,
-            fitter=fits,
-        )  # fmt: skip
-        shared = activity.api_call_volume(
-            store=reads, graph=GRAPH, refs=[ref], scope=scope,
-            baseline=lambda r, b=baseline: b(principal=r),  # type: ignore[misc]
-        )  # fmt: skip
-        activity_baselines.api_call_hourly_baselines(
-            store=reads, graph=GRAPH, refs=[ref], scope=scope
-        )
-        activity_baselines.api_call_baselines(
-            store=reads, graph=GRAPH, refs=[ref], scope=scope, fitter=fits
-        )
-        assert (
-            shared[ref].buckets == plain[ref].buckets
-            and sum(b.success + b.failed for b in plain[ref].buckets) > 0
-        )
-        assert shared[ref].total == plain[ref].total
-        assert shared[ref].by_caller == plain[ref].by_caller
-        assert shared[ref].by_method == plain[ref].by_method
-        # one 45-day read; an account also reads its callers' totals over the scope (per API)
-        callers = 1 if ref == ACCT else 0
-        assert counted.calls["series_by_other"] == 1 + callers, counted.calls
+        panel = activity.api_call_volume(
+            store=_reads(counted), graph=GRAPH, refs=[ref], scope=scope
+        )[ref]
+        assert counted.calls["series_by_other"] == 1, counted.calls
         assert counted.calls["series"] == 0, counted.calls
+        rows = batching.series(
+            store, GRAPH, [ref], CALLED, Direction.OUT, span=(scope.start, scope.end)
+        )[ref]
+        hours = [(b.start, b.success, b.failed) for b in panel.buckets if b.success or b.failed]
+        assert hours == [(h, c[0], c[1]) for h, c in sorted(rows)] and hours
+
+
+def test_hours_summed_over_apis_saturate_like_the_counters() -> None:
+    scope = SCOPES[0]
+    full = np.zeros((3, 24), dtype=np.int64)
+    full[0, 2] = full[1, 5] = COUNTER_MAX
+    one = np.zeros((3, 24), dtype=np.int64)
+    one[0, 2], one[0, 3] = 7, 2**53 + 1
+    assert activity._hours(scope, [full, one]) == [
+        (scope.start + 2 * HOUR, (COUNTER_MAX, 0)),
+        (scope.start + 3 * HOUR, (2**53 + 1, 0)),
+        (scope.start + 5 * HOUR, (0, COUNTER_MAX)),
+    ]
+    assert activity._hours(scope, [one]) == [
+        (scope.start + 2 * HOUR, (7, 0)),
+        (scope.start + 3 * HOUR, (2**53 + 1, 0)),
+    ]

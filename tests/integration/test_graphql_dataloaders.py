@@ -227,8 +227,8 @@ def test_a_search_page_costs_the_same_round_trips_for_1_or_many_results(
     many, big = counted(40, SEARCH_WITHOUT_NEW, variables)
     assert len(small["search"]["nodes"]) == 1 and len(big["search"]["nodes"]) == 40
     # one read more for many: a page of one principal is read like a profile, whose volume
-    # panel takes its hours from its baseline (fitted once: baselines.workers.Fits); a page of
-    # many reads theirs in one `series` call of its own
+    # panel reads its hours per API along with its callers' totals (`series_by_other`); a page
+    # of many reads theirs in one `series` call of its own
     assert many == one + Counter(series=1), (one, many)
     # hourly baselines of a whole page come from one batched fit: sessions seen before the
     # scope have bounds, those first seen inside it have no history to compare with
