@@ -24,7 +24,10 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
-from baselines.config import BaselineConfig
+import numpy as np
+
+from baselines.config import DEFAULT_CONFIG, BaselineConfig
+from baselines.seasonal import fit_baselines
 from baselines.volume import ApiCallBaseline, compute_api_call_baseline
 from graph.model import VertexRef
 from graph.store import GraphStore
@@ -36,8 +39,13 @@ _stores: dict[str, GraphStore] = {}
 
 
 def _start_worker(uri: str | None) -> None:
-    if uri:  # the server's store, opened now rather than by the first fit
-        _store(uri)
+    if uri:  # the server's store, opened (and read once) now rather than by the first fit
+        _store(uri).list_graphs()
+    # one small fit of 45 days, so that the first request's is not the one running numpy's
+    # and the model's code for the first time in this process
+    hours = DEFAULT_CONFIG.baseline_days * 24
+    week = np.tile(np.arange(24, dtype=np.float64), hours // 24)
+    fit_baselines(np.vstack([week, week / 2]), start=0, horizon=24)
     gc.collect()
     gc.freeze()
     gc.set_threshold(_WORKER_GC_THRESHOLD, 10, 10)
