@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing.context import BaseContext
 from typing import Any
 
 import numpy as np
@@ -92,8 +93,12 @@ class FitPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # forkserver: workers start from a clean process, not a fork of a threaded server
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["baselines.workers"])
+        # (spawn where there is none: Windows)
+        context: BaseContext = multiprocessing.get_context("spawn")
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            forkserver = multiprocessing.get_context("forkserver")
+            forkserver.set_forkserver_preload(["baselines.workers"])
+            context = forkserver
         return ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=partial(_start_worker, self.uri)
         )

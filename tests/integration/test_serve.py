@@ -105,3 +105,16 @@ def test_credentials_come_from_the_environment(served: tuple[str, Path]) -> None
     assert ok.json()["data"]["graphs"] == [{"arn": ARN, "adminAccountId": "111122223333"}]
     refused = httpx.post(f"{base}/graphql", json=query, headers={"Authorization": "Bearer nope"})
     assert refused.status_code in (401, 403)
+
+
+def test_a_negative_number_of_fit_processes_is_refused() -> None:
+    run = subprocess.run(
+        [GUMSHOE, "serve", "--fit-processes", "-1", "--no-auth"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "--fit-processes" in run.stderr
