@@ -171,8 +171,8 @@ def fit_window(
 
 
 class Fitter(Protocol):
-    """Where `api_call_baseline` fits (baselines.workers.Fits: once per request, in worker
-    processes); the default is `compute_api_call_baseline` in the calling thread."""
+    """Where `api_call_baseline` fits (baselines.workers.FitPool: in worker processes); the
+    default is `compute_api_call_baseline` in the calling thread."""
 
     def api_call_baseline(
         self, store: GraphStore, graph: str, principal: VertexRef, start: int, end: int,

@@ -1,16 +1,12 @@
-"""Baselines fitted in other processes, and each one fitted once per request.
+"""Baselines fitted in other processes.
 
 A profile's per-method API call baseline is its largest piece of CPU work (the busiest account of
 the 10-million-event benchmark: 74 methods x 1,080 hours, about 12 ms), and inside the API
 server it competed for the interpreter lock with everything else the request does (building the
 response, decoding the panels' reads): a cold profile was bound by that one lock. `FitPool` runs
 the fits in worker processes that open the store from its URI themselves, so the server's process
-keeps only the rest; results come back pickled (they are immutable values).
-
-`Fits` is a request's view of the pool: every distinct baseline it is asked for is computed
-once, however many panels or threads ask for it at the same moment (the volume panel takes its
-hourly calls from the very baseline the request fits); without a pool, or for a store without a
-URI, it computes in the calling thread.
+keeps only the rest; results come back pickled (they are immutable values). The API passes it to
+`baselines.volume.api_call_baseline` as its `fitter`; the BaselineCache stays in the server.
 """
 
 from __future__ import annotations
@@ -18,8 +14,8 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import threading
-from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.context import BaseContext
@@ -140,31 +136,6 @@ class FitPool:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
-
-class Fits:
-    """A request's baselines: each computed once (in the pool when there is one)."""
-
-    def __init__(self, pool: FitPool | None = None) -> None:
-        self.pool = pool
-        self._lock = threading.Lock()
-        self._futures: dict[Hashable, Future[Any]] = {}
-
-    def _once(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            future = self._futures.get(key)
-            mine = future is None
-            if future is None:
-                future = self._futures[key] = Future()
-        if not mine:
-            return future.result()
-        try:
-            result = compute()
-        except BaseException as e:
-            future.set_exception(e)
-            raise
-        future.set_result(result)
-        return result
-
     def api_call_baseline(
         self,
         store: GraphStore,
@@ -175,16 +146,11 @@ class Fits:
         config: BaselineConfig,
         first: int | None,
     ) -> ApiCallBaseline:
+        """baselines.volume's `Fitter`: the fit in a worker, which reads `store` by its URI
+        (in the calling thread for a store without one)."""
         uri = getattr(store, "uri", None)
-        key = ("api", uri, graph, principal, start, end, config, first)
-
-        def compute() -> ApiCallBaseline:
-            if self.pool is not None and uri:
-                found = self.pool.run(
-                    _fit_api_call_baseline, uri, graph, principal, start, end, config, first
-                )
-                assert isinstance(found, ApiCallBaseline)
-                return found
+        if not uri:
             return compute_api_call_baseline(store, graph, principal, start, end, config, first)
-
-        return self._once(key, compute)  # type: ignore[no-any-return]
+        found = self.run(_fit_api_call_baseline, uri, graph, principal, start, end, config, first)
+        assert isinstance(found, ApiCallBaseline)
+        return found

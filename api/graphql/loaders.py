@@ -41,7 +41,7 @@ from api.services.scope import Scope
 from baselines.cache import BaselineCache, CacheKey
 from baselines.config import DEFAULT_CONFIG
 from baselines.volume import ApiCallBaseline
-from baselines.workers import FitPool, Fits
+from baselines.workers import FitPool
 from graph.model import VertexRef
 from graph.store import GraphReads, GraphStore, Vertex
 
@@ -91,9 +91,6 @@ class Loaders:
         # every read of the request goes through one cache: panels share what they both read
         store: GraphReads = CachedReads(backend)
         self.store = store
-        # and every baseline fit is made once (in the server's worker processes, if any)
-        fits = Fits(pool)
-        self.fits = fits
 
         def vertices(
             graph: str, refs: list[VertexRef], _: tuple[Hashable, ...]
@@ -198,7 +195,9 @@ class Loaders:
 
         self.vertex = _loader(vertices, None)
         self.api_call_baseline = _loader(
-            baselines(partial(activity_baselines.api_call_baselines, fitter=fits)), None
+            # fitted in the server's worker processes, if it has any
+            baselines(partial(activity_baselines.api_call_baselines, fitter=pool)),
+            None,
         )
         self.api_call_hourly = DataLoader(
             load_fn=self._hourly(baselines(activity_baselines.api_call_hourly_baselines))

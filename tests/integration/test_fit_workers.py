@@ -1,13 +1,11 @@
 """Baselines fitted in worker processes (baselines.workers): the same answers as in-process,
-each baseline of a request fitted once, and a pool that survives a worker's death."""
+one fit per principal's profile, and a pool that survives a worker's death."""
 
 from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -15,10 +13,9 @@ import pytest
 
 from api.app import create_app
 from api.auth import Authenticator, parse_credentials
-from baselines import workers
 from baselines.config import DEFAULT_CONFIG
 from baselines.volume import compute_api_call_baseline
-from baselines.workers import FitPool, Fits
+from baselines.workers import FitPool
 from graph.open import open_store
 from graph.store import GraphStore
 from tests.conftest import GRAPH
@@ -70,32 +67,24 @@ def test_profiles_fitted_in_worker_processes_are_the_in_process_ones(store: Grap
     assert any(b["upper"] is not None for b in pooled[0]["apiCallVolume"]["buckets"])
 
 
-def test_a_request_fits_each_baseline_once_however_many_threads_ask(
-    store: GraphStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_pool_fits_what_the_calling_thread_fits(store: GraphStore) -> None:
+    """For each principal and scope of the scenario, the worker's baseline is the in-process
+    one, value for value (floats survive pickling exactly)."""
     scenario(store)
-    fitted: list[object] = []
-    real = workers.compute_api_call_baseline
-
-    def slow(*args: Any) -> Any:
-        fitted.append(args[2])
-        time.sleep(0.05)  # long enough for every thread to ask while it runs
-        return real(*args)
-
-    monkeypatch.setattr(workers, "compute_api_call_baseline", slow)
-    fits = Fits()
-    first = store.vertices(GRAPH, [U])[U].first
-    ask = threading.Barrier(4)
-
-    def baseline(_: int) -> Any:
-        ask.wait()
-        return fits.api_call_baseline(store, GRAPH, U, D, D + DAY, DEFAULT_CONFIG, first)
-
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(baseline, range(4)))
-    assert fitted == [U]
-    assert all(r is results[0] for r in results)
-    assert results[0] == real(store, GRAPH, U, D, D + DAY, DEFAULT_CONFIG, first)
+    found = store.vertices(GRAPH, [U, R, ACCT])
+    pool = FitPool(1, store.uri)
+    try:
+        for ref in (U, R, ACCT):
+            first = found[ref].first
+            for start, end in ((D, D + DAY), (D - 40 * DAY, D + 5 * DAY)):
+                here = compute_api_call_baseline(
+                    store, GRAPH, ref, start, end, DEFAULT_CONFIG, first
+                )
+                there = pool.api_call_baseline(store, GRAPH, ref, start, end, DEFAULT_CONFIG, first)
+                assert there == here
+        assert pool.submitted == 6
+    finally:
+        pool.close()
 
 
 def test_a_pool_whose_worker_died_is_replaced(store: GraphStore) -> None:
@@ -115,7 +104,7 @@ def test_a_pool_whose_worker_died_is_replaced(store: GraphStore) -> None:
             except ProcessLookupError:
                 break
             time.sleep(0.05)
-        got = Fits(pool).api_call_baseline(store, GRAPH, ACCT, D, D + DAY, DEFAULT_CONFIG, first)
+        got = pool.api_call_baseline(store, GRAPH, ACCT, D, D + DAY, DEFAULT_CONFIG, first)
         assert got == expected
         assert pool.run(os.getpid) not in (worker, os.getpid())
     finally:
