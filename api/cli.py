@@ -215,7 +215,8 @@ def serve(
             envvar="GUMSHOE_FIT_PROCESSES",
             min=0,
             help="worker processes fitting API call baselines beside the server's own "
-            "(default: one per CPU up to 4 on machines with two or more, else 0: in-process)",
+            "(default: one per usable CPU up to 4 when there are two or more, else 0: "
+            "in-process)",
         ),
     ] = None,
 ) -> None:
@@ -248,7 +249,9 @@ def serve(
         raise typer.Exit(2) from None
     _store(store).close()  # fail fast, with the CLI's exit codes, on a bad or unreachable store
     if fit_processes is None:
-        cpus = os.cpu_count() or 1
+        # the CPUs this process may run on (a container's cpuset), not the host's
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        cpus = cpus or os.cpu_count() or 1
         fit_processes = min(cpus, 4) if cpus >= 2 else 0
     application = CollectBetweenRequests(
         create_app(lambda: open_store(store), authenticator=auth, fit_processes=fit_processes)
