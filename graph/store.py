@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from graph.batch import LedgerEntry, WriteBatch
 from graph.membership import Expired, Member, OrgAdmin, VolumeUsage
-from graph.model import HOUR, Scalar, VertexRef
+from graph.model import COUNTER_MAX, HOUR, Scalar, VertexRef
 
 
 class Direction(Enum):
@@ -97,6 +97,16 @@ def hour_columns(start: int, end: int) -> int:
     if start % HOUR:
         raise ValueError(f"range start {start} is not an hour start")
     return -(-(end - start) // HOUR)
+
+
+def sum_counts(counts: HourCounts, axis: int) -> HourCounts:
+    """`counts.sum(axis)`, saturating at COUNTER_MAX as the writer does: an int64 sum of
+    saturated counters would wrap, so when it could, the exact sum (Python ints) is clamped."""
+    n = counts.shape[axis]
+    if not counts.size or int(counts.max()) <= COUNTER_MAX // n:
+        return np.asarray(counts.sum(axis=axis), dtype=np.int64)
+    exact = counts.astype(object).sum(axis=axis)
+    return np.asarray(np.minimum(exact, COUNTER_MAX), dtype=np.int64)
 
 
 class StoreError(Exception):

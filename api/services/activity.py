@@ -38,7 +38,6 @@ from graph.model import (
     BELONGS_TO,
     BUCKET,
     CALLED,
-    COUNTER_MAX,
     FEDERATED,
     HOUR,
     INSTANCE,
@@ -52,7 +51,7 @@ from graph.model import (
     USER,
     VertexRef,
 )
-from graph.store import Direction, GraphReads, HourCounts, Neighbour, Vertex
+from graph.store import Direction, GraphReads, HourCounts, Neighbour, Vertex, sum_counts
 
 S3 = "s3.amazonaws.com"
 # edge from the acting principal to each kind of object entity
@@ -175,9 +174,7 @@ def _breakdown(rows: list[Neighbour]) -> tuple[list[MethodCalls], list[SourceIpC
 
 def _total(counts: HourCounts) -> tuple[int, int]:
     """Successful and failed calls of one series, saturating like the store's counters."""
-    if counts.size and int(counts.max()) > COUNTER_MAX // counts.shape[1]:
-        return min(sum(counts[0].tolist()), COUNTER_MAX), min(sum(counts[1].tolist()), COUNTER_MAX)
-    ok, failed = counts[:2].sum(axis=1).tolist()
+    ok, failed = sum_counts(counts[:2], axis=1).tolist()
     return ok, failed
 
 
@@ -186,21 +183,11 @@ def _hours(scope: Scope, per_api: list[HourCounts]) -> list[tuple[int, tuple[int
     and saturating like the store's counters."""
     if not per_api:
         return []
-    stacked = np.stack([counts[:2] for counts in per_api])
-    if int(stacked.max()) <= COUNTER_MAX // len(per_api):
-        total = stacked.sum(axis=0)
-        return [
-            (scope.start + c * HOUR, (int(total[0, c]), int(total[1, c])))
-            for c in np.flatnonzero(total.any(axis=0)).tolist()
-        ]
-    rows = stacked.tolist()  # Python ints: exact, then clamped
-    out: list[tuple[int, tuple[int, ...]]] = []
-    for c in range(stacked.shape[2]):
-        ok = min(sum(r[0][c] for r in rows), COUNTER_MAX)
-        failed = min(sum(r[1][c] for r in rows), COUNTER_MAX)
-        if ok or failed:
-            out.append((scope.start + c * HOUR, (ok, failed)))
-    return out
+    total = sum_counts(np.stack([counts[:2] for counts in per_api]), axis=0)
+    return [
+        (scope.start + c * HOUR, (int(total[0, c]), int(total[1, c])))
+        for c in np.flatnonzero(total.any(axis=0)).tolist()
+    ]
 
 
 def _callers(
