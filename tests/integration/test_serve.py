@@ -82,16 +82,21 @@ def test_healthz_reports_the_store_and_its_graphs(served: tuple[str, Path]) -> N
     assert body == {"status": "ok", "store": f"sqlite://{db}", "graphs": 1}
 
 
-def test_serve_exits_3_when_the_store_is_unreachable() -> None:
-    port = _free_port()
-    run = subprocess.run(
-        [GUMSHOE, "serve", "--store", f"janusgraph://127.0.0.1:{port}", "--port", "0"],
+def _serve_exits(*args: str) -> subprocess.CompletedProcess[str]:
+    """`gumshoe serve` expected to stop at once (a refused option, an unreachable store)."""
+    return subprocess.run(
+        [GUMSHOE, "serve", *args],
         capture_output=True,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
         timeout=60,
         check=False,
     )
+
+
+def test_serve_exits_3_when_the_store_is_unreachable() -> None:
+    port = _free_port()
+    run = _serve_exits("--store", f"janusgraph://127.0.0.1:{port}", "--port", "0")
     assert run.returncode == 3
     assert "store unreachable" in run.stderr
 
@@ -108,13 +113,6 @@ def test_credentials_come_from_the_environment(served: tuple[str, Path]) -> None
 
 
 def test_a_negative_number_of_fit_processes_is_refused() -> None:
-    run = subprocess.run(
-        [GUMSHOE, "serve", "--fit-processes", "-1", "--no-auth"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        timeout=60,
-        check=False,
-    )
+    run = _serve_exits("--fit-processes", "-1", "--no-auth")
     assert run.returncode == 2
     assert "--fit-processes" in run.stderr
