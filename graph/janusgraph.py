@@ -55,6 +55,8 @@ R = TypeVar("R")
 _SHUTTING_DOWN = (
     "transaction is closed",
     "has been closed",
+    # JanusGraph's own wording when a restart closes a transaction mid-traversal (seen on CQL)
+    "has already been closed",
     "has been shut down",
     "is shutting down",
     # a NullPointerException in JanusGraph's schema cache is the same closing graph, seen from

@@ -46,6 +46,22 @@ def test_requests_the_server_always_refuses_are_not(error: GremlinServerError) -
     assert not _transient(error) and not _unavailable(error)
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        # each seen from a server restarted in the middle of a load (tests/integration's restart
+        # tests); the transaction rolled back, so the loader reconnects and writes it again
+        "The transaction has already been closed",
+        "The transaction is closed",
+        "Graph has been shut down",
+        'Cannot invoke "org.janusgraph.graphdb.types.TypeDefinitionMap.getValue()"',
+        "Vertex with id 123 was removed",
+    ],
+)
+def test_a_server_shutting_down_is_a_lost_connection(message: str) -> None:
+    assert _unavailable(_error(500, message))
+
+
 def test_only_server_errors_are_transient() -> None:
     assert not _transient(RuntimeError("timed out"))
     assert _unavailable(ConnectionRefusedError("refused"))  # handled as a lost connection
