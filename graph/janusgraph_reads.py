@@ -201,7 +201,7 @@ class JanusGraphReads:
                 got = sums.get((r["near"], r["ol"], r["ok"], r["q"]))
                 if got is None:
                     continue
-                summed = tuple(got[:n])
+                summed = tuple(min(x, COUNTER_MAX) for x in got[:n])
             out[ids[r["near"]]].append(
                 Neighbour(
                     VertexRef(r["ol"], r["ok"]),
@@ -254,7 +254,9 @@ class JanusGraphReads:
             for i, c in enumerate(COUNTERS):
                 acc[i] += r[c]
         return {
-            ids[i]: [(h, tuple(c[:n])) for h, c in sorted(by_hour.items())]
+            ids[i]: [
+                (h, tuple(min(x, COUNTER_MAX) for x in c[:n])) for h, c in sorted(by_hour.items())
+            ]
             for i, by_hour in sums.items()
         }
 

@@ -29,11 +29,12 @@ from typing import Any
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
 from gremlin_python.process.traversal import Direction, Merge, P, T
+from gremlin_python.statics import long
 
 from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch
 from graph.janusgraph_schema import COUNTERS, HOURLY, LEDGER_LABEL, vertex_id
 from graph.janusgraph_wire import Encoder
-from graph.model import VERTEX_TYPES
+from graph.model import COUNTER_MAX, VERTEX_TYPES
 from graph.model import Merge as PropMerge
 from graph.store import LedgerConflict
 
@@ -307,9 +308,12 @@ def _newest(name: str, version: str) -> GraphTraversal:
 def edge_merge(t: GraphTraversal, *, widen: bool) -> GraphTraversal:
     update = _widen(__.identity()) if widen else __.identity()
     for c in COUNTERS:
-        update = update.property(
-            c, __.union(__.values(c), __.select("x").select("d").select(c)).sum_()
-        )
+        # stored + delta, saturating at COUNTER_MAX as SQLite's writer does (the server's long
+        # addition wraps): the row carries each counter's room, COUNTER_MAX - delta, and a
+        # stored value above it takes COUNTER_MAX
+        full = __.values(c).as_("o").select("x").select("r").select(c).where(P.lt("o"))
+        added = __.union(__.values(c), __.select("x").select("d").select(c)).sum_()
+        update = update.property(c, __.choose(full, __.constant(long(COUNTER_MAX)), added))
     return (
         t.as_("x")
         .merge_e(__.select("k"))
@@ -324,7 +328,8 @@ def summary_row(graph: str, ed: EdgeDelta) -> dict[str, Any]:
     for counts in ed.hours.values():
         for i, c in enumerate(counts):
             totals[i] += c
-    counters = dict(zip(COUNTERS, totals, strict=True))
+    # saturated like the hours (longs on the server; sums past int64 of valid inputs happen)
+    counters = dict(zip(COUNTERS, (min(t, COUNTER_MAX) for t in totals), strict=True))
     span = {"first": ed.first, "last": ed.last}
     return {
         "k": {
@@ -335,7 +340,12 @@ def summary_row(graph: str, ed: EdgeDelta) -> dict[str, Any]:
         },
         "c": {"graph": graph, **span, **counters, FRESH: True},
         "d": {**span, **counters},
+        "r": _room(counters),
     }
+
+
+def _room(counters: dict[str, int]) -> dict[str, int]:
+    return {c: COUNTER_MAX - v for c, v in counters.items()}
 
 
 def hourly_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
@@ -343,7 +353,9 @@ def hourly_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
     dst = vertex_id(graph, ed.dst.label, ed.dst.key)
     label = ed.label + HOURLY
     for hour, counts in ed.hours.items():
-        counters = dict(zip(COUNTERS, (*counts, 0, 0, 0, 0)[:4], strict=True))
+        counters = dict(
+            zip(COUNTERS, (min(c, COUNTER_MAX) for c in (*counts, 0, 0, 0, 0)[:4]), strict=True)
+        )
         key = {
             T.label: label,
             Direction.OUT: src,
@@ -351,7 +363,12 @@ def hourly_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
             "q": ed.qualifier,
             "hour": hour,
         }
-        yield {"k": key, "c": {"graph": graph, **counters, FRESH: True}, "d": counters}
+        yield {
+            "k": key,
+            "c": {"graph": graph, **counters, FRESH: True},
+            "d": counters,
+            "r": _room(counters),
+        }
 
 
 def ledger_row(graph: str, e: LedgerEntry, props: dict[str, Any]) -> dict[str, Any]:

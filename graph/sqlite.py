@@ -28,7 +28,7 @@ from graph.batch import (
 )
 from graph.model import COUNTER_MAX, MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
 from graph.sqlite_membership import SqliteMembership
-from graph.sqlite_reads import SqliteReads
+from graph.sqlite_reads import SaturatingSum, SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION
 from graph.store import GraphInfo, GraphNotFound, LedgerConflict, StoreError
 
@@ -101,6 +101,8 @@ class SqliteStore(SqliteReads, SqliteMembership):
             con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             for pragma in PRAGMAS:
                 con.execute(pragma)
+            # (typeshed wants finalize() -> int; like sum(), ssum() of only NULLs is NULL)
+            con.create_aggregate("ssum", 1, SaturatingSum)  # type: ignore[arg-type]
             self._local.con = con
             with self._lock:
                 self._all.append(con)

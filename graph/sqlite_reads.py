@@ -60,6 +60,22 @@ def _one_step(con: sqlite3.Connection, inner: str, width: int, args: Sequence[An
     return list(msgspec.json.decode(row[0]))
 
 
+class SaturatingSum:
+    """SQL `ssum(x)`: sum() that saturates at COUNTER_MAX as the writer does, where SQLite's
+    sum() fails with "integer overflow" (`neighbours` falls back on it only then: it runs in
+    Python, once per row)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = value if self.total is None else self.total + value
+
+    def finalize(self) -> int | None:
+        return None if self.total is None else min(self.total, COUNTER_MAX)
+
+
 def _other_end(row: Sequence[Any]) -> tuple[str, str, str]:
     # SQLite's BINARY order: UTF-8 bytes sort like the code points Python compares
     return (row[1], row[2], row[3])
@@ -210,8 +226,7 @@ class SqliteReads:
         # (src, label, dst, qualifier) index needs no temporary B-tree over every hour row,
         # and each other end is looked up once per edge, not once per hour.
         group = "e.src, e.label, e.dst, e.qualifier" if near == "src" else "e.id"
-        rows = _one_step(
-            self._conn(),
+        query = (
             "SELECT x.near AS c0, v.label AS c1, v.key AS c2, x.qualifier AS c3, x.first AS c4,"
             " x.last AS c5, x.s0 AS c6, x.s1 AS c7, x.s2 AS c8, x.s3 AS c9"
             f" FROM (SELECT e.{near} AS near, e.{far} AS far, e.qualifier AS qualifier,"
@@ -219,10 +234,15 @@ class SqliteReads:
             " sum(h.c0) AS s0, sum(h.c1) AS s1, sum(h.c2) AS s2, sum(h.c3) AS s3"
             f" FROM edges e JOIN edge_hours h ON h.edge = e.id{hours}{join_other}"
             f" WHERE {where} GROUP BY {group}) x"
-            " JOIN vertices v ON v.id = x.far",
-            10,
-            args,
+            " JOIN vertices v ON v.id = x.far"
         )
+        try:
+            rows = _one_step(self._conn(), query, 10, args)
+        except sqlite3.OperationalError as e:
+            if "integer overflow" not in str(e):
+                raise
+            # saturated counters (rare): the same read with the writer's saturating sum
+            rows = _one_step(self._conn(), query.replace(" sum(", " ssum("), 10, args)
         for r in sorted(rows, key=_other_end):
             out[ids[r[0]]].append(
                 Neighbour(VertexRef(r[1], r[2]), r[3], r[4], r[5], tuple(r[6 : 6 + n]))

@@ -16,6 +16,7 @@ from graph.model import (
     API,
     ASSUMED_ROLE,
     CALLED,
+    COUNTER_MAX,
     IP,
     ROLE,
     SESSION,
@@ -280,3 +281,31 @@ def test_export_is_sorted_and_complete(loaded: GraphStore) -> None:
     # the serialized form is canonical
     line = dumps(records[0])
     assert json.loads(line) == records[0] and ": " not in line and line == dumps(json.loads(line))
+
+
+def test_reads_of_saturated_counters_saturate(store: GraphStore) -> None:
+    """Counters the writer saturated (COUNTER_MAX) add up to COUNTER_MAX in every read that sums
+    hours or qualifiers, never an error or a wrapped negative count; sums below it stay exact."""
+    big = COUNTER_MAX - 1
+    buf = DeltaBuffer()
+    buf.edge(CALLED, ALICE, GET, H + 5, (big, 2**53 + 1), qualifier=IP1.key)
+    buf.edge(CALLED, ALICE, GET, H + 6, (big, 0), qualifier=IP1.key)  # the batch's own sum wraps
+    buf.edge(CALLED, ALICE, GET, H + 3600, (big, 0), qualifier=IP1.key)
+    buf.edge(CALLED, ALICE, GET, H + 7, (big, 0), qualifier=IP2.key)
+    buf.edge(CALLED, BOB, GET, H + 5, (2**53, 0), qualifier=IP1.key)
+    buf.edge(CALLED, BOB, GET, H + 3600, (1, 0), qualifier=IP1.key)
+    write(store, buf)
+    again = DeltaBuffer()  # onto stored edges: the store adds up, saturating
+    again.edge(CALLED, ALICE, GET, H + 3600 + 9, (big, 0), qualifier=IP1.key)
+    again.edge(CALLED, ALICE, GET, H + 8, (1, 0), qualifier=IP2.key)
+    write(store, again)
+    around = {"start": H, "end": H + 2 * 3600}
+    for span in ({}, around):
+        got = store.neighbours(GRAPH, [ALICE, BOB], CALLED, direction=Direction.OUT, **span)
+        by_qualifier = {n.qualifier: n.counts for n in got[ALICE]}
+        assert by_qualifier == {IP1.key: (COUNTER_MAX, 2**53 + 1), IP2.key: (COUNTER_MAX, 0)}
+        assert [n.counts for n in got[BOB]] == [(2**53 + 1, 0)]
+    hours = store.series(GRAPH, [ALICE], CALLED, direction=Direction.OUT, **around)[ALICE]
+    assert hours == [(H, (COUNTER_MAX, 2**53 + 1)), (H + 3600, (COUNTER_MAX, 0))]
+    dense = store.series_by_other(GRAPH, [ALICE], CALLED, direction=Direction.OUT, **around)
+    assert dense[ALICE][GET].tolist() == [[COUNTER_MAX, COUNTER_MAX], [2**53 + 1, 0]]
