@@ -32,6 +32,8 @@ from graph.store import GraphStore
 # the worker's own collector: a fit allocates little that lives, and a full collection walking
 # numpy's and statsmodels' modules would stall a fit (the server does the same, api/gc_schedule)
 _WORKER_GC_THRESHOLD = 50_000
+# pools a call may try: a broken one replaced once, plus replacements shut down under it
+_TRIES = 4
 _stores: dict[str, GraphStore] = {}
 
 
@@ -112,8 +114,10 @@ class FitPool:
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(*args)` in a worker. A pool whose worker died (killed, out of memory) is
-        replaced once, and the call made again there."""
-        for attempt in (1, 2):
+        replaced once, and the call made again there. A call that took the pool just before
+        another thread found it broken and shut it down goes to the replacement."""
+        broken = 0
+        for _ in range(_TRIES):
             with self._lock:
                 if self._executor is None:
                     self._executor = self._new_executor()
@@ -126,9 +130,17 @@ class FitPool:
                     if self._executor is executor:
                         self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
-                if attempt == 2:
+                broken += 1
+                if broken == 2:
                     raise
-        raise AssertionError("unreachable")
+            except RuntimeError as e:
+                # "cannot schedule new futures after shutdown": retried only when the pool
+                # shut down was one another thread has since taken out of service
+                with self._lock:
+                    replaced = self._executor is not executor
+                if not replaced or "after shutdown" not in str(e):
+                    raise
+        raise BrokenProcessPool(f"no usable worker pool after {_TRIES} tries")
 
     def close(self) -> None:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -107,6 +108,40 @@ def test_a_pool_whose_worker_died_is_replaced(store: GraphStore) -> None:
         got = pool.api_call_baseline(store, GRAPH, ACCT, D, D + DAY, DEFAULT_CONFIG, first)
         assert got == expected
         assert pool.run(os.getpid) not in (worker, os.getpid())
+    finally:
+        pool.close()
+
+
+class _ShutDownAfterTaking:
+    """The pool's lock, except that the first time a caller has taken the pool and let go,
+    another thread (as it were) finds that pool broken: takes it out and shuts it down."""
+
+    def __init__(self, pool: FitPool) -> None:
+        self.pool, self.lock, self.struck = pool, threading.Lock(), False
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+        taken = self.pool._executor
+        if not self.struck and taken is not None:
+            self.struck = True
+            with self.lock:
+                self.pool._executor = None
+            taken.shutdown(wait=False)
+
+
+def test_a_call_that_took_a_pool_being_replaced_uses_the_replacement(store: GraphStore) -> None:
+    pool = FitPool(1, store.uri)
+    try:
+        pool.start()
+        first = pool._executor
+        pool._lock = _ShutDownAfterTaking(pool)  # type: ignore[assignment]
+        worker = pool.run(os.getpid)
+        assert pool._lock.struck and pool._executor not in (None, first)
+        assert worker != os.getpid()
+        assert pool.submitted == 2  # the shut-down pool, then its replacement
     finally:
         pool.close()
 
