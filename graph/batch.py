@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from graph.membership import VolumeDelta
 from graph.model import (
@@ -23,6 +23,9 @@ from graph.model import (
     VertexRef,
     VertexType,
 )
+
+if TYPE_CHECKING:
+    from graph.edge_rows import EdgeRows
 
 LedgerStatus = Literal["loaded", "partial", "failed"]
 
@@ -77,9 +80,34 @@ class WriteBatch:
     ledger: list[LedgerEntry]
     # source bytes per member account and day, committed with the ledger (exactly once)
     volume: list[VolumeDelta] = field(default_factory=list)
+    rows: list[EdgeRows] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.vertices) + sum(len(e.hours) for e in self.edges)
+        hours = sum(len(e.hours) for e in self.edges) + sum(len(r) for r in self.rows)
+        return len(self.vertices) + hours
+
+    def with_rows_folded(self) -> WriteBatch:
+        """The same batch with every EdgeRows folded into its edges, each edge once."""
+        if not self.rows:
+            return self
+        folded: dict[tuple[str, VertexRef, VertexRef, str], EdgeDelta] = {}
+        for rows in self.rows:
+            rows.fold_into(folded)
+        # the batch's own EdgeDeltas are left as they are (a write may be retried): an edge
+        # also among the rows is added into the folded copy instead
+        edges: list[EdgeDelta] = []
+        for e in self.edges:
+            mine = folded.get((e.label, e.src, e.dst, e.qualifier))
+            if mine is None:
+                edges.append(e)
+                continue
+            mine.first, mine.last = min(mine.first, e.first), max(mine.last, e.last)
+            for hour, counts in e.hours.items():
+                row = mine.hours.setdefault(hour, [0] * len(counts))
+                for i, c in enumerate(counts):
+                    row[i] += c
+        edges.extend(folded.values())
+        return WriteBatch(self.graph, self.vertices, edges, self.ledger, self.volume)
 
 
 def merge_prop(merge: Merge, old: Scalar, new: Scalar, order: int = 0) -> Scalar:
@@ -118,12 +146,20 @@ def version_order(vt: VertexType, old: dict[str, Scalar], new: dict[str, Scalar]
 class DeltaBuffer:
     """Accumulates vertex and hourly edge observations; bounded by the caller's flush policy."""
 
-    __slots__ = ("_edges", "_vertices", "hour_rows")
+    __slots__ = ("_edges", "_rows", "_vertices", "hour_rows")
 
     def __init__(self) -> None:
         self._vertices: dict[VertexRef, VertexDelta] = {}
         self._edges: dict[tuple[str, VertexRef, VertexRef, str], EdgeDelta] = {}
+        self._rows: list[EdgeRows] = []
         self.hour_rows = 0
+
+    def add_rows(self, rows: EdgeRows) -> None:
+        """Hourly edge counts column by column (see EdgeRows); their endpoints' observations
+        are the caller's to record."""
+        if len(rows):
+            self._rows.append(rows)
+            self.hour_rows += len(rows)
 
     def __len__(self) -> int:
         return len(self._vertices) + self.hour_rows
@@ -257,6 +293,7 @@ class DeltaBuffer:
             )
             for key, ed in self._edges.items()
         }
+        out._rows = list(self._rows)  # (never changed once added: shared)
         out.hour_rows = self.hour_rows
         return out
 
@@ -280,7 +317,9 @@ class DeltaBuffer:
                 else:
                     for i, c in enumerate(counts):
                         row[i] += c
-        other._vertices, other._edges, other.hour_rows = {}, {}, 0
+        self._rows.extend(other._rows)
+        self.hour_rows += sum(len(r) for r in other._rows)
+        other._vertices, other._edges, other._rows, other.hour_rows = {}, {}, [], 0
 
     def take(
         self, graph: str, ledger: list[LedgerEntry], volume: list[VolumeDelta] | None = None
@@ -292,9 +331,11 @@ class DeltaBuffer:
             list(self._edges.values()),
             ledger,
             volume or [],
+            self._rows,
         )
         self._vertices = {}
         self._edges = {}
+        self._rows = []
         self.hour_rows = 0
         return batch
 
@@ -326,3 +367,10 @@ def validate_batch(batch: WriteBatch) -> None:
         for hour, counts in ed.hours.items():
             if hour % HOUR or len(counts) != width:
                 raise ValueError(f"bad hourly row for {ed.label}: {hour} {counts}")
+    if batch.rows:
+        # endpoints among the batch's vertices (every store maps them to its ids from there)
+        keys: dict[str, set[str]] = {}
+        for vd in batch.vertices:
+            keys.setdefault(vd.label, set()).add(vd.key)
+        for rows in batch.rows:
+            rows.validate(keys)

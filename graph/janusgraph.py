@@ -269,6 +269,7 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
     # -- writes ------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> None:
         validate_batch(batch)
+        batch = batch.with_rows_folded()  # one merge per edge: EdgeRows become EdgeDeltas
         self._check_graph(batch.graph)
         try:
             self._write_tx(batch, optimistic=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from graph import sqlite_days
+from graph import sqlite_days, sqlite_rows
 from graph.batch import (
     EdgeDelta,
     LedgerEntry,
@@ -204,6 +204,8 @@ class SqliteStore(SqliteReads, SqliteMembership):
     # -- writes ------------------------------------------------------------------------------
     def write(self, batch: WriteBatch) -> None:
         validate_batch(batch)
+        if any(rows.label in sqlite_days.DAY_LABELS for rows in batch.rows):
+            batch = batch.with_rows_folded()  # day series are kept from EdgeDeltas
         gid = self._graph_id(batch.graph)
         con = self._conn()
         con.execute("BEGIN IMMEDIATE")
@@ -218,6 +220,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
             self._check_ledger(con, gid, batch.ledger)
             ids = self._write_vertices(con, gid, batch.vertices)
             self._write_edges(con, gid, batch.edges, ids)
+            sqlite_rows.write_rows(con, gid, batch.rows, ids)
             con.executemany(
                 "INSERT OR REPLACE INTO ledger(graph, source, version, size, status, kind,"
                 " records, loaded, skipped, errors, loaded_at, hint)"
