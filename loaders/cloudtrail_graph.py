@@ -318,8 +318,9 @@ class _IpRefs:
             place = f"{info.country}/{info.city}" if info.city else info.country
             geo = VertexRef(GEO, place)
             out.vertex(geo, first, last, {"country": info.country, "city": info.city})
-            out.edge(LOCATED_IN, ip, geo, first, (n,), "", last)
+            # (count, not edge: both ends were just observed over this span)
+            out.count(LOCATED_IN, ip, geo, "", first, last, (n,))
         if info.asn is not None:
             aso = VertexRef(ASO, f"AS{info.asn}")
             out.vertex(aso, first, last, {"asn": info.asn, "organization": info.aso})
-            out.edge(ANNOUNCED_BY, ip, aso, first, (n,), "", last)
+            out.count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
