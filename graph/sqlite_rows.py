@@ -1,10 +1,11 @@
 """SQLite: writing EdgeRows (graph/edge_rows.py), hourly edge counts given column by column.
 
 The rows go to one temp table by one executemany of zipped columns (no Python object per edge),
-and two set statements do the rest inside SQLite: the edges, grouped from their rows, upserted
-with their first/last observed; then every row added into edge_hours through a look-up of its
-edge in the (src, label, dst, qualifier) index. Counters saturate at COUNTER_MAX as
-SqliteStore's EdgeDelta path does.
+and two set statements do the rest inside SQLite: every row upserts its edge (a row of an edge
+already there, stored or earlier in the batch, only widens its first/last observed: cheaper than
+grouping the rows first, since most edges have one row); then every row is added into
+edge_hours through a look-up of its edge in the (src, label, dst, qualifier) index. Counters
+saturate at COUNTER_MAX as SqliteStore's EdgeDelta path does.
 """
 
 from __future__ import annotations
