@@ -54,6 +54,22 @@ class EdgeDelta:
     # hour (epoch seconds, multiple of 3600) -> counter deltas in EdgeType.counters order
     hours: dict[int, list[int]] = field(default_factory=dict)
 
+    def add(self, hour: int, first: int, last: int, counts: Iterable[int]) -> bool:
+        """Widen first/last observed and add `counts` into the hour's row (a new row holds a
+        copy of them); True when the row is new. (DeltaBuffer.count and count_from, the
+        loaders' innermost loops, write this out instead of calling it.)"""
+        if first < self.first:
+            self.first = first
+        if last > self.last:
+            self.last = last
+        row = self.hours.get(hour)
+        if row is None:
+            self.hours[hour] = [*counts]
+            return True
+        for i, c in enumerate(counts):
+            row[i] += c
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
@@ -101,11 +117,8 @@ class WriteBatch:
             if mine is None:
                 edges.append(e)
                 continue
-            mine.first, mine.last = min(mine.first, e.first), max(mine.last, e.last)
             for hour, counts in e.hours.items():
-                row = mine.hours.setdefault(hour, [0] * len(counts))
-                for i, c in enumerate(counts):
-                    row[i] += c
+                mine.add(hour, e.first, e.last, counts)
         edges.extend(folded.values())
         return WriteBatch(self.graph, self.vertices, edges, self.ledger, self.volume)
 
@@ -307,16 +320,8 @@ class DeltaBuffer:
                 self._edges[key] = ed
                 self.hour_rows += len(ed.hours)
                 continue
-            mine.first = min(mine.first, ed.first)
-            mine.last = max(mine.last, ed.last)
             for hour, counts in ed.hours.items():
-                row = mine.hours.get(hour)
-                if row is None:
-                    mine.hours[hour] = counts
-                    self.hour_rows += 1
-                else:
-                    for i, c in enumerate(counts):
-                        row[i] += c
+                self.hour_rows += mine.add(hour, ed.first, ed.last, counts)
         self._rows.extend(other._rows)
         self.hour_rows += sum(len(r) for r in other._rows)
         other._vertices, other._edges, other._rows, other.hour_rows = {}, {}, [], 0

@@ -54,17 +54,8 @@ class EdgeRows:
             key = (self.label, src_ref[s], dst_ref[d], q)
             ed = edges.get(key)
             if ed is None:
-                edges[key] = EdgeDelta(
-                    self.label, key[1], key[2], q, first, last, {hour: [*counts]}
-                )
-                continue
-            ed.first, ed.last = min(ed.first, first), max(ed.last, last)
-            row = ed.hours.get(hour)
-            if row is None:
-                ed.hours[hour] = [*counts]
-            else:
-                for i, c in enumerate(counts):
-                    row[i] += c
+                ed = edges[key] = EdgeDelta(self.label, key[1], key[2], q, first, last)
+            ed.add(hour, first, last, counts)
 
     def validate(self, keys: dict[str, set[str]]) -> None:
         """What validate_batch checks of an EdgeDelta, for every row at once; `keys`: the keys

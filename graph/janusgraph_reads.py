@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -34,6 +34,11 @@ from graph.store import (
 CHUNK = 400
 R = TypeVar("R")
 _META = {"graph", "nkey", "first", "last"}
+
+
+def _saturated(sums: Iterable[int]) -> tuple[int, ...]:
+    """Counter sums (Python ints, exact) clamped at COUNTER_MAX as the writers clamp them."""
+    return tuple(min(x, COUNTER_MAX) for x in sums)
 
 
 def _props(raw: dict[str, Any], label: str) -> dict[str, Any]:
@@ -201,7 +206,7 @@ class JanusGraphReads:
                 got = sums.get((r["near"], r["ol"], r["ok"], r["q"]))
                 if got is None:
                     continue
-                summed = tuple(min(x, COUNTER_MAX) for x in got[:n])
+                summed = _saturated(got[:n])
             out[ids[r["near"]]].append(
                 Neighbour(
                     VertexRef(r["ol"], r["ok"]),
@@ -254,9 +259,7 @@ class JanusGraphReads:
             for i, c in enumerate(COUNTERS):
                 acc[i] += r[c]
         return {
-            ids[i]: [
-                (h, tuple(min(x, COUNTER_MAX) for x in c[:n])) for h, c in sorted(by_hour.items())
-            ]
+            ids[i]: [(h, _saturated(c[:n])) for h, c in sorted(by_hour.items())]
             for i, by_hour in sums.items()
         }
 
@@ -296,7 +299,7 @@ class JanusGraphReads:
         for (near, other), acc in sums.items():
             # int64 like the embedded store, saturating as its writer does
             out.setdefault(ids[near], {})[other] = np.array(
-                [[min(x, COUNTER_MAX) for x in row] for row in acc], dtype=np.int64
+                [_saturated(row) for row in acc], dtype=np.int64
             )
         return out
 
