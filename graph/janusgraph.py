@@ -34,6 +34,7 @@ from gremlin_python.process.graph_traversal import GraphTraversalSource, __
 from gremlin_python.process.traversal import Merge, P, T
 
 from graph.batch import LedgerEntry, WriteBatch, validate_batch
+from graph.janusgraph_create import Submit, session_submit
 from graph.janusgraph_membership import JanusGraphMembership, write_volume
 from graph.janusgraph_reads import JanusGraphReads
 from graph.janusgraph_schema import (
@@ -288,7 +289,7 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                 raise self._lost(e) from e
             raise
         try:
-            self._write(gtx, batch, optimistic=optimistic)
+            self._write(gtx, session_submit(tx), batch, optimistic=optimistic)
             tx.commit()
         except BaseException as e:
             try:
@@ -304,9 +305,11 @@ class JanusGraphStore(JanusGraphReads, JanusGraphMembership):
                 raise retry from e
             raise
 
-    def _write(self, gtx: GraphTraversalSource, batch: WriteBatch, *, optimistic: bool) -> None:
+    def _write(
+        self, gtx: GraphTraversalSource, submit: Submit, batch: WriteBatch, *, optimistic: bool
+    ) -> None:
         rows = [ledger_row(batch.graph, e, _ledger_props(batch.graph, e)) for e in batch.ledger]
-        write_batch(gtx, batch, rows, optimistic=optimistic)
+        write_batch(gtx, batch, rows, submit=submit, optimistic=optimistic)
         write_volume(gtx, batch.graph, batch.volume)
 
     def export(self, graph: str) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,9 @@ search is an index range query.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 
 from graph.model import EDGE_TYPES, VERTEX_TYPES
 
@@ -118,19 +120,25 @@ PROP_TYPES: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def graph_hash(arn: str) -> str:
     return hashlib.sha256(arn.encode()).hexdigest()[:16]
 
 
+# what escape() keeps: printable ASCII but '%' (the escape) and '-'
+_UNSAFE = re.compile(r"[^\x20-\x24\x26-\x2c\x2e-\x7e]")
+
+
+def _percent(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group().encode())
+
+
 def escape(text: str) -> str:
-    """Printable ASCII without '-' (JanusGraph's relation delimiter): %XX for anything else."""
-    out = []
-    for ch in text:
-        if ch in "%-" or not " " <= ch <= "~":
-            out.append("".join(f"%{b:02X}" for b in ch.encode()))
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Printable ASCII without '-' (JanusGraph's relation delimiter): %XX (of the UTF-8 bytes)
+    for anything else. Runs twice per edge of a write: most texts need no escape at all."""
+    if text.isascii() and text.isprintable() and "%" not in text and "-" not in text:
+        return text
+    return _UNSAFE.sub(_percent, text)
 
 
 def vertex_id(graph: str, label: str, key: str) -> str:

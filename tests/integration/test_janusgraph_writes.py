@@ -20,7 +20,7 @@ from gremlin_python.statics import long
 from gremlin_python.structure.io.graphbinaryV1 import GraphBinaryWriter
 
 import graph.janusgraph_writes as writes
-from bench.janusgraph_write import workload
+from bench.janusgraph_write import elements_of, workload
 from graph.batch import LedgerEntry, WriteBatch
 from graph.janusgraph import JanusGraphStore
 from graph.janusgraph_schema import vertex_id
@@ -107,16 +107,22 @@ def test_fresh_elements_take_the_create_only_path(
 ) -> None:
     jg, sq, graph = janusgraph
     first = _batch(graph, 400, seed=1, source="s3://b/1")
-    paths = {merge.__name__ for merge, _ in writes.requests(first, [], {"x"})}
-    assert "_create_vertex" not in paths  # "x" is no vertex of the batch
+    paths = {_path(step) for step, _ in writes.requests(first, [], {"x"})}
+    assert not paths & {writes.CREATE_VERTICES, writes.CREATE_EDGES}  # "x" is no vertex
     new = {vertex_id(graph, vd.label, vd.key) for vd in first.vertices}
-    paths = {merge.__name__ for merge, _ in writes.requests(first, [], new)}
-    assert paths == {"_create_vertex", "_create_edge"}
+    created = list(writes.requests(first, [], new))
+    assert {_path(step) for step, _ in created} == {writes.CREATE_VERTICES, writes.CREATE_EDGES}
+    # every element once: each vertex, each edge's summary and hourly edges
+    assert sum(len(items) for _, items in created) == elements_of(first)
     for store in (jg, sq):
         store.write(_batch(graph, 400, seed=1, source="s3://b/1"))
         # overlapping vertices and edges: some new, some merged
         store.write(_batch(graph, 900, seed=2, source="s3://b/2"))
     assert _export(jg, graph) == _export(sq, graph)
+
+
+def _path(step: object) -> str:
+    return step if isinstance(step, str) else getattr(step, "__name__", repr(step))
 
 
 def test_an_element_created_meanwhile_rolls_back_and_merges(
