@@ -3,13 +3,13 @@
 The batched writer's create-only path (graph.janusgraph_writes, `write_batch`) covers vertices
 that a look-up at the start of the transaction did not find, and every edge with such an
 endpoint — most of a load. `mergeV`/`mergeE` with a `fail()` on match did that at about 4,700
-elements/s on the local server; the same elements added through JanusGraph's own API by a
-statically compiled Groovy function (`CREATE`, compiled once: Gremlin Server caches scripts by
-their text) go about 2.5x as fast, since no traversal is interpreted per element and no
-per-element dynamic dispatch happens.
+elements/s on the local server (bench.janusgraph_write); the same elements added through
+JanusGraph's own API by a statically compiled Groovy function (`CREATE`, compiled once: Gremlin
+Server caches scripts by their text) go at about 16,000 — no traversal interpreted per element,
+no dynamic dispatch (dynamic Groovy managed 12,400). Figures: docker/janusgraph/NOTES.md.
 
 The function keeps the merges' guarantees: a vertex is added with its custom id, and JanusGraph
-refuses an id that exists (stored, or added earlier in the transaction) — the script turns that
+refuses an id that exists ("Vertex with given id already exists") — the script turns that
 into the writer's `CONTENDED` failure, as the merge's `fail()` did, so the transaction rolls back
 and the batch is written again with full merges. Edges need no such check: an endpoint was
 created by this transaction, so the edge cannot exist before it, and a batch holds each edge
