@@ -1,23 +1,24 @@
-"""Creating elements that cannot exist yet: one compiled server-side script per request.
+"""The batched writer's write script: creating and upserting elements through JanusGraph's API.
 
-The batched writer's create-only path (graph.janusgraph_writes, `write_batch`) covers vertices
-that a look-up at the start of the transaction did not find, and every edge with such an
-endpoint — most of a load. `mergeV`/`mergeE` with a `fail()` on match did that at about 4,700
-elements/s on the local server (bench.janusgraph_write); the same elements added through
-JanusGraph's own API by a statically compiled Groovy function (`CREATE`, compiled once: Gremlin
-Server caches scripts by their text) go at about 16,000 — no traversal interpreted per element,
-no dynamic dispatch (dynamic Groovy managed 12,400). Figures: docker/janusgraph/NOTES.md.
+One statically compiled Groovy function (`WRITE`; Gremlin Server compiles a script once and
+caches it by its text) runs per request, in the writer's session and transaction, between its
+bytecode requests; the session's commit commits it all. It takes three lists (the bindings):
+- vertices that cannot exist yet (a look-up at the start of the transaction did not find them):
+  `graph.addVertex(T.id, id, T.label, label, k, v, ...)`. JanusGraph refuses an id that exists
+  ("Vertex with given id already exists"), which the script turns into the writer's `CONTENDED`
+  failure: another writer committed the vertex meanwhile, so the transaction rolls back and the
+  batch is written again with nothing taken as new;
+- edges with such an endpoint: they cannot exist before the transaction, and a batch holds each
+  edge once, so they are added without a look-up;
+- edges between existing vertices: looked up (label, ends, `q`, and `hour` through the
+  vertex-centric index), their counts added (saturating at COUNTER_MAX = Long.MAX_VALUE, as
+  SQLite's writer does) and first/last widened, or created when not found.
+Each item carries the values a new element takes — the ones the `mergeV`/`mergeE` maps carried
+before, identity keys included — so reads and `gumshoe export` see the same elements.
 
-The function keeps the merges' guarantees: a vertex is added with its custom id, and JanusGraph
-refuses an id that exists ("Vertex with given id already exists") — the script turns that
-into the writer's `CONTENDED` failure, as the merge's `fail()` did, so the transaction rolls back
-and the batch is written again with full merges. Edges need no such check: an endpoint was
-created by this transaction, so the edge cannot exist before it, and a batch holds each edge
-once. The script runs in the writer's session, inside its transaction, between its bytecode
-requests; the session's commit commits it all.
-
-Values are the ones the merges' `onCreate` maps carried (identity keys included: `q` and `hour`
-of edges), so every read and `gumshoe export` see the same elements either way.
+Against those merges, on the local server (bench.janusgraph_write, docker/janusgraph/NOTES.md):
+new elements about 4,700 → 16,000 elements/s (dynamic Groovy managed 12,400: the compiled
+function does no per-element dispatch), edges between existing vertices about 4,000 → 10,000+.
 """
 
 from __future__ import annotations
@@ -33,14 +34,21 @@ from graph.model import COUNTER_MAX
 # the merges' `fail()` message: write_batch recognises one text)
 CONTENDED = "gumshoe: element created by another writer during this transaction"
 
-# vs: [[id, label, {property: value}]], es: [[out id, in id, label, {property: value}]]
-CREATE = f"""
+# vs: [[id, label, {property: value}]] vertices to create; es: [[out id, in id, label,
+# {property: value}]] edges to create; us: edges of the same shape to add into (created when not
+# found). The property maps are the values a new element takes; for an existing edge, its `c*`
+# are the deltas and `first`/`last` (summary edges) widen the stored span.
+WRITE = f"""
+import org.apache.tinkerpop.gremlin.structure.Direction
+import org.apache.tinkerpop.gremlin.structure.Edge
 import org.apache.tinkerpop.gremlin.structure.Graph
 import org.apache.tinkerpop.gremlin.structure.T
 import org.apache.tinkerpop.gremlin.structure.Vertex
+import org.janusgraph.core.JanusGraphVertex
+import org.janusgraph.core.JanusGraphVertexQuery
 
 @groovy.transform.CompileStatic
-int gumshoeCreate(Graph graph, List vs, List es) {{
+int gumshoeWrite(Graph graph, List vs, List es, List us) {{
   for (Object o in vs) {{
     List r = (List) o
     Object[] kv = keyValues((Map) r[2], 4)
@@ -60,7 +68,41 @@ int gumshoeCreate(Graph graph, List vs, List es) {{
     Vertex out = end(graph, ends, r[0])
     out.addEdge((String) r[2], end(graph, ends, r[1]), keyValues((Map) r[3], 0))
   }}
-  return vs.size() + es.size()
+  for (Object o in us) {{
+    List r = (List) o
+    JanusGraphVertex out = (JanusGraphVertex) end(graph, ends, r[0])
+    upsert(out, end(graph, ends, r[1]), (String) r[2], (Map) r[3])
+  }}
+  return vs.size() + es.size() + us.size()
+}}
+
+@groovy.transform.CompileStatic
+void upsert(JanusGraphVertex out, Vertex inV, String label, Map p) {{
+  JanusGraphVertexQuery query = (JanusGraphVertexQuery) out.query().labels(label)
+      .direction(Direction.OUT).adjacent(inV).has('q', p.get('q'))
+  Object hour = p.get('hour')
+  if (hour != null) {{
+    query = (JanusGraphVertexQuery) query.has('hour', ((Number) hour).longValue())
+  }}
+  Iterator<? extends Edge> found = query.edges().iterator()
+  if (!found.hasNext()) {{
+    out.addEdge(label, inV, keyValues(p, 0))
+    return
+  }}
+  Edge e = found.next()
+  if (p.containsKey('first')) {{
+    long first = ((Number) p.get('first')).longValue()
+    long last = ((Number) p.get('last')).longValue()
+    if (first < ((Number) e.value('first')).longValue()) e.property('first', first)
+    if (last > ((Number) e.value('last')).longValue()) e.property('last', last)
+  }}
+  for (String c in ['c0', 'c1', 'c2', 'c3']) {{
+    long delta = ((Number) p.get(c)).longValue()
+    if (delta == 0L) continue
+    long stored = ((Number) e.value(c)).longValue()
+    // saturating at Long.MAX_VALUE (COUNTER_MAX) as SQLite's writer does; the addition wraps
+    e.property(c, stored > Long.MAX_VALUE - delta ? Long.MAX_VALUE : stored + delta)
+  }}
 }}
 
 @groovy.transform.CompileStatic
@@ -89,8 +131,11 @@ Object[] keyValues(Map props, int offset) {{
   return kv
 }}
 
-gumshoeCreate(graph, vs, es)
+gumshoeWrite(graph, vs, es, us)
 """
+# the bindings of WRITE: every request names all three, two of them empty
+CREATE_VERTICES, CREATE_EDGES, UPSERT_EDGES = "vs", "es", "us"
+BINDINGS = (CREATE_VERTICES, CREATE_EDGES, UPSERT_EDGES)
 
 
 def clamped(counts: Any) -> dict[str, int]:

@@ -1,17 +1,17 @@
-"""Batched upserts into JanusGraph: `inject(rows).unfold().mergeV()` / `mergeE()`.
+"""Batched writes into JanusGraph: a compiled write script for edges and new vertices, mergeV
+for the vertices that exist.
 
-Each request merges up to `CHUNK` (500) rows. A row carries its identity (`k`: id and label,
-or label, endpoints, qualifier and hour), the element's values for creation (`c`, marked
-`fresh`) and the deltas to apply when the element exists (`d`). After the merge,
-`choose(has('fresh'))` either just drops the marker (a new element already holds its final
-values) or applies the deltas: first/last widened with min/max, counters summed, properties
-merged per graph.model's rules. New elements — most of a load — so cost a plain merge; measured
-on the local server, the min/max/sum steps on every row would cost about 2.5x as much.
+Edges, and vertices that cannot exist before the transaction (a look-up at its start did not
+find them), go to graph.janusgraph_create's script, up to `SCRIPT_CHUNK` items per request: it
+creates them through JanusGraph's own API, and adds an edge's counts into the stored edge when
+its endpoints existed already (found through the vertex-centric index on `hour`).
 
-Cheaper still, and the common case of a first load: elements that cannot exist before the
-transaction — vertices a look-up at its start did not find, and edges with such an endpoint — are
-added by a compiled server-side script through JanusGraph's own API (graph.janusgraph_create),
-see `write_batch`.
+Vertices that exist are merged with `inject(rows).unfold().mergeV()`, up to `CHUNK` (500) rows
+a request, since their properties follow graph.model's merge rules (first, min, max, newest
+version, last). A row carries its identity (`k`: id and label), the vertex's values for creation
+(`c`, marked `fresh`) and the deltas for an existing one (`d`); after the merge,
+`choose(has('fresh'))` either just drops the marker (a vertex created meanwhile already holds its
+final values) or applies the deltas.
 
 The client side: rows are encoded to GraphBinary by graph.janusgraph_wire (about 3x faster than
 gremlinpython's writer, which also walks them once more in `Bytecode`), and by a helper thread
@@ -29,30 +29,31 @@ from typing import Any
 
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
-from gremlin_python.process.traversal import Direction, Merge, P, T
-from gremlin_python.statics import long
+from gremlin_python.process.traversal import Merge, P, T
 
-from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch
+from graph.batch import LedgerEntry, VertexDelta, WriteBatch
 from graph.janusgraph_create import (
+    BINDINGS,
     CONTENDED,
-    CREATE,
+    CREATE_EDGES,
+    CREATE_VERTICES,
+    UPSERT_EDGES,
+    WRITE,
     Submit,
-    clamped,
     edge_items,
-    totals,
     vertex_item,
     vertex_values,
 )
-from graph.janusgraph_schema import COUNTERS, HOURLY, LEDGER_LABEL, vertex_id
+from graph.janusgraph_schema import LEDGER_LABEL, vertex_id
 from graph.janusgraph_wire import Encoded, Encoder
-from graph.model import COUNTER_MAX, VERTEX_TYPES, VertexRef
+from graph.model import VERTEX_TYPES, VertexRef
 from graph.model import Merge as PropMerge
 from graph.store import LedgerConflict
 
 CHUNK = 500
-# elements per create-script request: larger requests, fewer round trips (measured: 2,000 as
+# elements per write-script request: larger requests, fewer round trips (measured: 2,000 as
 # fast as 5,000 on the local server)
-CREATE_CHUNK = 2000
+SCRIPT_CHUNK = 2000
 # requests prepared ahead of the one the server is working on
 AHEAD = 4
 FRESH = "fresh"
@@ -100,7 +101,7 @@ def write_batch(
         for item in prepared:
             try:
                 if isinstance(item, dict):
-                    submit(CREATE, item)
+                    submit(WRITE, item)
                 else:
                     item.iterate()
             except GremlinServerError as e:
@@ -122,19 +123,17 @@ def _new_vertices(gtx: GraphTraversalSource, batch: WriteBatch) -> set[str]:
     return new
 
 
-# (merge step, rows), or (CREATE_VERTICES or CREATE_EDGES, items of graph.janusgraph_create)
+# (merge step, rows), or (a binding name of graph.janusgraph_create.WRITE, its items)
 Request = tuple[Callable[[GraphTraversal], GraphTraversal] | str, list[Any]]
-# the binding names of graph.janusgraph_create.CREATE
-CREATE_VERTICES = "vs"
-CREATE_EDGES = "es"
 
 
 def requests(
     batch: WriteBatch, ledger: list[dict[str, Any]], new: set[str] | frozenset[str] = frozenset()
 ) -> Iterator[Request]:
-    """Requests in order: vertices, summary edges, hourly edges, ledger rows. Elements that
-    cannot exist yet (vertices in `new`, edges touching one) go to the create script, the rest to
-    full merges."""
+    """Requests in order: vertices, edges, ledger rows. Vertices in `new` are created by the
+    write script, the others merged (their properties follow graph.model's merge rules). Edges
+    touching a vertex in `new` are created by the script; the script adds the others into the
+    stored edge when there is one."""
     graph = batch.graph
     created: list[list[Any]] = []
     by_label: dict[str, list[dict[str, Any]]] = {}
@@ -143,7 +142,7 @@ def requests(
             created.append(vertex_item(graph, vd))
         else:
             by_label.setdefault(vd.label, []).append(vertex_row(graph, vd))
-    for chunk in chunks(created, CREATE_CHUNK):
+    for chunk in chunks(created, SCRIPT_CHUNK):
         yield CREATE_VERTICES, list(chunk)
     for label, rows in by_label.items():
         merge = vertex_merge(label)
@@ -157,41 +156,20 @@ def requests(
             vid = ids[ref] = vertex_id(graph, ref.label, ref.key)
         return vid
 
-    fresh_edges: list[list[Any]] = []
-    for rows_of, full in ((_summary_rows, _summary_merge), (hourly_rows, _hourly_merge)):
-        merged: list[dict[str, Any]] = []
-        for ed in batch.edges:
-            if new:
-                src, dst = id_of(ed.src), id_of(ed.dst)
-                if src in new or dst in new:
-                    if full is _summary_merge:  # once per edge: its summary and hourly edges
-                        fresh_edges.extend(edge_items(graph, ed, src, dst))
-                        if len(fresh_edges) >= CREATE_CHUNK:
-                            yield CREATE_EDGES, fresh_edges
-                            fresh_edges = []
-                    continue
-            merged.extend(rows_of(graph, ed))
-            if len(merged) >= CHUNK:
-                yield full, merged[:CHUNK]
-                del merged[:CHUNK]
-        if merged:
-            yield full, merged
-    if fresh_edges:
-        yield CREATE_EDGES, fresh_edges
+    pending: dict[str, list[list[Any]]] = {CREATE_EDGES: [], UPSERT_EDGES: []}
+    for ed in batch.edges:
+        src, dst = id_of(ed.src), id_of(ed.dst)
+        kind = CREATE_EDGES if src in new or dst in new else UPSERT_EDGES
+        items = pending[kind]
+        items.extend(edge_items(graph, ed, src, dst))
+        if len(items) >= SCRIPT_CHUNK:
+            yield kind, items
+            pending[kind] = []
+    for kind, items in pending.items():
+        if items:
+            yield kind, items
     for chunk in chunks(ledger):
         yield _ledger_merge, list(chunk)
-
-
-def _summary_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
-    yield summary_row(graph, ed)
-
-
-def _summary_merge(t: GraphTraversal) -> GraphTraversal:
-    return edge_merge(t, widen=True)
-
-
-def _hourly_merge(t: GraphTraversal) -> GraphTraversal:
-    return edge_merge(t, widen=False)
 
 
 def _ledger_merge(t: GraphTraversal) -> GraphTraversal:
@@ -231,8 +209,9 @@ def pipelined(
             for step, rows in reqs:
                 prepared: GraphTraversal | dict[str, Encoded]
                 if isinstance(step, str):
-                    none = CREATE_EDGES if step == CREATE_VERTICES else CREATE_VERTICES
-                    prepared = {step: encoder.encode(rows), none: encoder.encode([])}
+                    prepared = {
+                        name: encoder.encode(rows if name == step else []) for name in BINDINGS
+                    }
                 else:
                     prepared = step(gtx.inject(encoder.encode(rows)).unfold())
                 if not put(prepared):
@@ -275,7 +254,7 @@ def vertex_row(graph: str, vd: VertexDelta) -> dict[str, Any]:
     return row
 
 
-def _widen(t: GraphTraversal) -> GraphTraversal:
+def widen(t: GraphTraversal) -> GraphTraversal:
     delta = __.select("x").select("d")
     return t.property(
         "first", __.union(__.values("first"), delta.clone().select("first")).min_()
@@ -285,7 +264,7 @@ def _widen(t: GraphTraversal) -> GraphTraversal:
 def vertex_merge(label: str) -> Callable[[GraphTraversal], GraphTraversal]:
     """mergeV for rows of one label: deltas only on existing vertices."""
     vt = VERTEX_TYPES[label]
-    update = _widen(__.identity())
+    update = widen(__.identity())
     # NEWEST first: they compare the row's version with the stored one before MAX updates it
     for name, kind in vt.props:
         if kind is PropMerge.NEWEST and vt.version is not None:
@@ -324,66 +303,6 @@ def _newest(name: str, version: str) -> GraphTraversal:
     tie = tie.select("v").values(name).as_("old").map(given.clone()).where(P.gt("old"))
     apply = __.or_(__.not_(__.values(name)), newer, tie)
     return __.filter_(given.clone()).filter_(apply).property(name, given.clone())
-
-
-def edge_merge(t: GraphTraversal, *, widen: bool) -> GraphTraversal:
-    update = _widen(__.identity()) if widen else __.identity()
-    for c in COUNTERS:
-        # stored + delta, saturating at COUNTER_MAX as SQLite's writer does (the server's long
-        # addition wraps): the row carries each counter's room, COUNTER_MAX - delta, and a
-        # stored value above it takes COUNTER_MAX
-        full = __.values(c).as_("o").select("x").select("r").select(c).where(P.lt("o"))
-        added = __.union(__.values(c), __.select("x").select("d").select(c)).sum_()
-        update = update.property(c, __.choose(full, __.constant(long(COUNTER_MAX)), added))
-    return (
-        t.as_("x")
-        .merge_e(__.select("k"))
-        .option(Merge.on_create, __.select("c"))
-        .option(Merge.on_match, __.constant({}))
-        .choose(__.has(FRESH), __.properties(FRESH).drop(), update)
-    )
-
-
-def summary_row(graph: str, ed: EdgeDelta) -> dict[str, Any]:
-    # saturated like the hours (longs on the server; sums past int64 of valid inputs happen)
-    counters = totals(ed)
-    span = {"first": ed.first, "last": ed.last}
-    return {
-        "k": {
-            T.label: ed.label,
-            Direction.OUT: vertex_id(graph, ed.src.label, ed.src.key),
-            Direction.IN: vertex_id(graph, ed.dst.label, ed.dst.key),
-            "q": ed.qualifier,
-        },
-        "c": {"graph": graph, **span, **counters, FRESH: True},
-        "d": {**span, **counters},
-        "r": _room(counters),
-    }
-
-
-def _room(counters: dict[str, int]) -> dict[str, int]:
-    return {c: COUNTER_MAX - v for c, v in counters.items()}
-
-
-def hourly_rows(graph: str, ed: EdgeDelta) -> Iterator[dict[str, Any]]:
-    src = vertex_id(graph, ed.src.label, ed.src.key)
-    dst = vertex_id(graph, ed.dst.label, ed.dst.key)
-    label = ed.label + HOURLY
-    for hour, counts in ed.hours.items():
-        counters = clamped(counts)
-        key = {
-            T.label: label,
-            Direction.OUT: src,
-            Direction.IN: dst,
-            "q": ed.qualifier,
-            "hour": hour,
-        }
-        yield {
-            "k": key,
-            "c": {"graph": graph, **counters, FRESH: True},
-            "d": counters,
-            "r": _room(counters),
-        }
 
 
 def ledger_row(graph: str, e: LedgerEntry, props: dict[str, Any]) -> dict[str, Any]:

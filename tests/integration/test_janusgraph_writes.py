@@ -20,7 +20,7 @@ from gremlin_python.statics import long
 from gremlin_python.structure.io.graphbinaryV1 import GraphBinaryWriter
 
 import graph.janusgraph_writes as writes
-from bench.janusgraph_write import elements_of, workload
+from bench.janusgraph_write import elements_of, hourly_rows, summary_row, workload
 from graph.batch import LedgerEntry, WriteBatch
 from graph.janusgraph import JanusGraphStore
 from graph.janusgraph_schema import vertex_id
@@ -38,8 +38,8 @@ def _batch(graph: str, elements: int, seed: int, source: str | None = None) -> W
 def _rows(graph: str) -> list[dict[str, object]]:
     b = _batch(graph, 600, seed=3)
     rows: list[dict[str, object]] = [writes.vertex_row(graph, vd) for vd in b.vertices]
-    rows += [writes.summary_row(graph, ed) for ed in b.edges]
-    rows += [r for ed in b.edges for r in writes.hourly_rows(graph, ed)]
+    rows += [summary_row(graph, ed) for ed in b.edges]
+    rows += [r for ed in b.edges for r in hourly_rows(graph, ed)]
     return rows
 
 
@@ -118,7 +118,17 @@ def test_fresh_elements_take_the_create_only_path(
         store.write(_batch(graph, 400, seed=1, source="s3://b/1"))
         # overlapping vertices and edges: some new, some merged
         store.write(_batch(graph, 900, seed=2, source="s3://b/2"))
+    second = _batch(graph, 900, seed=2)
+    stored = {vertex_id(graph, vd.label, vd.key) for vd in first.vertices}
+    paths = {_path(step) for step, _ in writes.requests(second, [], _ids(second) - stored)}
+    # all three script paths, and vertex merges, were taken by the second write
+    assert {writes.CREATE_VERTICES, writes.CREATE_EDGES, writes.UPSERT_EDGES} <= paths
+    assert "merge" in paths
     assert _export(jg, graph) == _export(sq, graph)
+
+
+def _ids(batch: WriteBatch) -> set[str]:
+    return {vertex_id(batch.graph, vd.label, vd.key) for vd in batch.vertices}
 
 
 def _path(step: object) -> str:
