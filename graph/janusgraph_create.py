@@ -16,6 +16,10 @@ bytecode requests; the session's commit commits it all. It takes three lists (th
 Each item carries the values a new element takes — the ones the `mergeV`/`mergeE` maps carried
 before, identity keys included — so reads and `gumshoe export` see the same elements.
 
+The server must evaluate Groovy scripts in sessions, as it already must for the schema (installed
+by a management script, graph.janusgraph_schema) and for transactions: the official image's
+server configuration does both.
+
 Against those merges, on the local server (bench.janusgraph_write, docker/janusgraph/NOTES.md):
 new elements about 4,700 → 16,000 elements/s (dynamic Groovy managed 12,400: the compiled
 function does no per-element dispatch), edges between existing vertices about 4,000 → 10,000+.
