@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from graph.batch import EdgeDelta, VertexDelta
-from graph.janusgraph_schema import COUNTERS, HOURLY, vertex_id
+from graph.janusgraph_schema import COUNTERS, HOURLY
 from graph.model import COUNTER_MAX
 
 # the message of the failure that aborts a create whose element already exists (kept equal to
@@ -163,8 +163,9 @@ def vertex_values(graph: str, vd: VertexDelta) -> dict[str, Any]:
     return {"graph": graph, "nkey": vd.key, "first": vd.first, "last": vd.last, **props}
 
 
-def vertex_item(graph: str, vd: VertexDelta) -> list[Any]:
-    return [vertex_id(graph, vd.label, vd.key), vd.label, vertex_values(graph, vd)]
+def vertex_item(graph: str, vd: VertexDelta, vid: str) -> list[Any]:
+    """A vertex to create (`vid`: its vertex id)."""
+    return [vid, vd.label, vertex_values(graph, vd)]
 
 
 def edge_items(graph: str, ed: EdgeDelta, src: str, dst: str) -> Iterator[list[Any]]:

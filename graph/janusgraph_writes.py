@@ -87,10 +87,11 @@ def write_batch(
     client's share of the work overlaps the server's instead of adding to it.
 
     `optimistic`: first look up which of the batch's vertices exist. A vertex that does not, and
-    every edge with an endpoint that does not, cannot exist before this transaction: they are
-    created by the create script (graph.janusgraph_create), run by `submit` in the same session.
-    Should a vertex exist after all (another writer committed it since the look-up, or the batch
-    names it twice), the script fails with CONTENDED and this raises `Contended`."""
+    every edge with an endpoint that does not, cannot exist before this transaction: the write
+    script (graph.janusgraph_create), run by `submit` in the same session, creates them without
+    looking for them; it looks up and adds into the other edges. Should a vertex exist after all
+    (another writer committed it since the look-up, or the batch names it twice), the script
+    fails with CONTENDED and this raises `Contended`."""
     ledger_ids = [row["k"][T.id] for row in ledger]
     if ledger_ids:
         done = gtx.V(*ledger_ids).has("lstatus", P.neq("failed")).values("source").to_list()
@@ -135,19 +136,7 @@ def requests(
     touching a vertex in `new` are created by the script; the script adds the others into the
     stored edge when there is one."""
     graph = batch.graph
-    created: list[list[Any]] = []
-    by_label: dict[str, list[dict[str, Any]]] = {}
-    for vd in batch.vertices:
-        if vertex_id(graph, vd.label, vd.key) in new:
-            created.append(vertex_item(graph, vd))
-        else:
-            by_label.setdefault(vd.label, []).append(vertex_row(graph, vd))
-    for chunk in chunks(created, SCRIPT_CHUNK):
-        yield CREATE_VERTICES, list(chunk)
-    for label, rows in by_label.items():
-        merge = vertex_merge(label)
-        for chunk in chunks(rows):
-            yield merge, list(chunk)
+    # vertex ids once per vertex: the ends of most edges are among the batch's vertices
     ids: dict[VertexRef, str] = {}
 
     def id_of(ref: VertexRef) -> str:
@@ -156,6 +145,20 @@ def requests(
             vid = ids[ref] = vertex_id(graph, ref.label, ref.key)
         return vid
 
+    created: list[list[Any]] = []
+    by_label: dict[str, list[dict[str, Any]]] = {}
+    for vd in batch.vertices:
+        vid = id_of(vd.ref)
+        if vid in new:
+            created.append(vertex_item(graph, vd, vid))
+        else:
+            by_label.setdefault(vd.label, []).append(vertex_row(graph, vd))
+    for chunk in chunks(created, SCRIPT_CHUNK):
+        yield CREATE_VERTICES, list(chunk)
+    for label, rows in by_label.items():
+        merge = vertex_merge(label)
+        for chunk in chunks(rows):
+            yield merge, list(chunk)
     pending: dict[str, list[list[Any]]] = {CREATE_EDGES: [], UPSERT_EDGES: []}
     for ed in batch.edges:
         src, dst = id_of(ed.src), id_of(ed.dst)
@@ -187,7 +190,7 @@ def pipelined(
     gtx: GraphTraversalSource, reqs: Iterator[Request]
 ) -> Generator[GraphTraversal | dict[str, Encoded], None, None]:
     """The traversals of `reqs`, each `merge(gtx.inject(rows).unfold())` with its rows already
-    in GraphBinary (graph.janusgraph_wire), and the bindings of its create-script requests,
+    in GraphBinary (graph.janusgraph_wire), and the bindings of its write-script requests,
     prepared by a helper thread up to `AHEAD` requests ahead of the consumer. An error while
     preparing is raised to the consumer, in order; a consumer that stops early (its request
     failed) stops the helper."""
