@@ -27,13 +27,15 @@ from graph.model import (
     LOCATED_IN,
     USED_AGENT,
     USED_IP,
+    Scalar,
     VertexRef,
 )
 from loaders.cloudtrail import Cursor, Event, Item, RecordError
 from loaders.cloudtrail_relations import SPECIAL, decode_body, params_decoder, special
-from loaders.geo import GeoIndex, parse_source_ip
+from loaders.geo import GeoIndex, IpInfo, parse_source_ip
 from loaders.identity import Principal, resolve
 from loaders.timeparse import MINUTE_CACHE, SECOND_TAILS, parse_time
+from loaders.vpcflow_batch import FlowTable
 
 # Keys are raw userIdentity bytes, one per role session: a bounded cache, sized for memory
 # (see graph/sqlite.py's vertex cache) rather than hit rate, which barely changes.
@@ -75,12 +77,11 @@ class CloudTrailDeltas:
         self.tuples: dict[tuple[Any, ...], list[int]] = {}
         self.direct = DeltaBuffer()
         self.events = 0
-        # VPC flows, see loaders/vpcflow_graph.py: (interface, instance, hour, remote address,
-        # qualifier) -> [bytes_in, bytes_out, packets_in, packets_out, records, first, last]
-        self.flows: dict[tuple[Any, ...], list[int]] = {}
+        # VPC flows, see loaders/vpcflow_graph.py, as arrays per file (loaders/vpcflow_batch.py)
+        self.flows = FlowTable()
 
     def __len__(self) -> int:
-        return len(self.tuples) + len(self.flows) + len(self.direct)
+        return len(self.tuples) + self.flows.rows + len(self.direct)
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
@@ -167,17 +168,7 @@ class CloudTrailDeltas:
                 acc[0] += n
                 acc[1] = min(acc[1], first)
                 acc[2] = max(acc[2], last)
-        flows = self.flows
-        for key, row in other.flows.items():
-            acc = flows.get(key)
-            if acc is None:
-                flows[key] = row
-            else:
-                for i in range(5):
-                    acc[i] += row[i]
-                acc[5] = min(acc[5], row[5])
-                acc[6] = max(acc[6], row[6])
-        other.flows = {}
+        self.flows.absorb(other.flows)
         self.direct.absorb(other.direct)
         self.events += other.events
 
@@ -189,7 +180,7 @@ class CloudTrailDeltas:
         the principal and every rollup at once.
         """
         out.absorb(self.direct)
-        remotes = {key[3] for key in self.flows}
+        remotes = self.flows.remote_addresses()
         ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
         # (label, principal, hour, target vertex, qualifier) -> [successes, failures, first, last]
         rows: dict[tuple[Any, ...], list[int]] = {}
@@ -261,9 +252,8 @@ class CloudTrailDeltas:
             from loaders.vpcflow_graph import expand_flows
 
             expand_flows(self.flows, out, ip_hours)
-            self.flows = {}
-        for (address, _hour), (n, first, last) in ip_hours.items():
-            ips.relations(out, address, n, first, last)
+            self.flows.clear()
+        ips.write_hours(out, ip_hours)
         for ref, (_n, first, last) in spans.items():
             out.vertex(ref, first, last)
         self.tuples = {}
@@ -294,6 +284,44 @@ class _IpRefs:
     def ref(self, raw: str | None) -> VertexRef | None:
         return self._refs.get(raw) if raw else None
 
+    def write_hours(self, out: DeltaBuffer, ip_hours: dict[tuple[str, int], list[int]]) -> None:
+        """`relations` of every (address, hour) -> [n, first, last] of a flush, observing each
+        address, place and ASO once over its whole span instead of once per hour."""
+        spans: dict[str, list[int]] = {}
+        for (address, _hour), (_n, first, last) in ip_hours.items():
+            span = spans.get(address)
+            if span is None:
+                spans[address] = [first, last]
+            else:
+                if first < span[0]:
+                    span[0] = first
+                if last > span[1]:
+                    span[1] = last
+        # address -> its vertex, place and ASO (None: unknown)
+        ends: dict[str, tuple[VertexRef, VertexRef | None, VertexRef | None]] = {}
+        for address, (first, last) in spans.items():
+            info = self._info[address]
+            ip = VertexRef(IP, address)
+            out.vertex(ip, first, last, _ip_props(info))
+            place = aso = None
+            if info.country:
+                place = VertexRef(GEO, f"{info.country}/{info.city}" if info.city else info.country)
+                located: dict[str, Scalar] = {"country": info.country, "city": info.city}
+                out.vertex(place, first, last, located)
+            if info.asn is not None:
+                aso = VertexRef(ASO, f"AS{info.asn}")
+                announced: dict[str, Scalar] = {"asn": info.asn, "organization": info.aso}
+                out.vertex(aso, first, last, announced)
+            ends[address] = (ip, place, aso)
+        count = out.count
+        for (address, _hour), (n, first, last) in ip_hours.items():
+            ip, place, aso = ends[address]
+            # (count, not edge: both ends were observed over this span above)
+            if place is not None:
+                count(LOCATED_IN, ip, place, "", first, last, (n,))
+            if aso is not None:
+                count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
+
     def relations(self, out: DeltaBuffer, address: str, n: int, first: int, last: int) -> None:
         info = self._info[address]
         ip = VertexRef(IP, address)
@@ -301,19 +329,7 @@ class _IpRefs:
             out.vertex(ip, first, last)
         else:
             self._written.add(address)
-            out.vertex(
-                ip,
-                first,
-                last,
-                {
-                    "version": info.version,
-                    "kind": info.kind,
-                    "country": info.country,
-                    "city": info.city,
-                    "asn": info.asn,
-                    "aso": info.aso,
-                },
-            )
+            out.vertex(ip, first, last, _ip_props(info))
         if info.country:
             place = f"{info.country}/{info.city}" if info.city else info.country
             geo = VertexRef(GEO, place)
@@ -324,3 +340,14 @@ class _IpRefs:
             aso = VertexRef(ASO, f"AS{info.asn}")
             out.vertex(aso, first, last, {"asn": info.asn, "organization": info.aso})
             out.count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
+
+
+def _ip_props(info: IpInfo) -> dict[str, Scalar]:
+    return {
+        "version": info.version,
+        "kind": info.kind,
+        "country": info.country,
+        "city": info.city,
+        "asn": info.asn,
+        "aso": info.aso,
+    }

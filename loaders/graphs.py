@@ -180,7 +180,7 @@ class RoutedStaging(CloudTrailDeltas):
         if targets and (len(self) or self.events):
             self.part(targets).absorb(self)
         self.tuples = {}
-        self.flows = {}
+        self.flows.clear()
         self.direct = DeltaBuffer()
         self.events = 0
         return targets

@@ -22,6 +22,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pacsv  # type: ignore[import-untyped]
 
 from loaders.vpcflow import FlowFormat
+from loaders.vpcflow_batch import codes, segments
 from loaders.vpcflow_fields import (
     BAD,
     I64,
@@ -294,10 +295,9 @@ def _ids(field: str, col: Any) -> I64:
 def _group(
     ids: I64, hour: I64, packets: I64, nbytes: I64, start: I64, end: I64, seq: I64
 ) -> Groups:
-    """Sum the rows per distinct (ids, hour); rows are in file order, so the first row of each
-    group (a stable sort keeps it first) has the group's least position."""
-    order, starts = segments(codes([*ids.T, hour]))
-    firsts = order[starts]
+    """Sum the rows per distinct (ids, hour); rows are in file order, so the least row of each
+    group has the group's least position."""
+    order, starts, firsts = segments(codes([*ids.T, hour]))
     counts = np.diff(np.append(starts, len(order)))
     return Groups(
         ids[firsts],
@@ -309,38 +309,3 @@ def _group(
         np.maximum.reduceat(end[order], starts),
         seq[firsts],
     )
-
-
-def segments(code: I64) -> tuple[I64, I64]:
-    """(order, starts): `order` sorts the rows by code, stably (rows of one code stay in their
-    order); `starts` are the positions in it where each run of one code begins."""
-    order = np.argsort(code, kind="stable")
-    ordered = code[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    return order, starts
-
-
-def codes(columns: list[I64]) -> I64:
-    """One int64 per row, equal for two rows exactly when all their columns are: a mixed-radix
-    number over the columns, renumbered densely whenever it would outgrow int64."""
-    n = len(columns[0]) if columns else 0
-    code = np.zeros(n, dtype=np.int64)
-    span = 1
-    for col in columns:
-        if not n:
-            break
-        low, high = int(col.min()), int(col.max())
-        if low == high:
-            continue
-        radix = high - low + 1
-        if radix < 1 << 31:
-            digits = (col - low).astype(np.int64)
-        else:
-            uniq, inverse = np.unique(col, return_inverse=True)
-            digits, radix = inverse.astype(np.int64), len(uniq)
-        if span * radix >= 1 << 62:
-            uniq, inverse = np.unique(code, return_inverse=True)
-            code, span = inverse.astype(np.int64), len(uniq)
-        code = code * radix + digits
-        span *= radix
-    return code

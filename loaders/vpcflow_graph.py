@@ -34,9 +34,8 @@ destination. The decision is per unordered address pair, so a connection's two h
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
-from itertools import compress, repeat
+from itertools import compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +47,7 @@ from loaders.cloudtrail import RecordError
 from loaders.collector import collector_paused
 from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
+from loaders.vpcflow_batch import FlowTable, codes, segments
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
@@ -62,7 +62,7 @@ from loaders.vpcflow_fields import (
     number_problem,
     problem,
 )
-from loaders.vpcflow_stage import stage
+from loaders.vpcflow_stage import qualifier_texts, stage, values_of
 
 _ACCOUNT, _REGION = KEY_FIELDS.index("account-id"), KEY_FIELDS.index("region")
 
@@ -319,45 +319,61 @@ def _fields(chunk: Chunk, split: Split, rows: list[int]) -> Iterable[tuple[int, 
 
 
 def expand_flows(
-    flows: dict[tuple[Any, ...], list[int]],
+    table: FlowTable,
     out: DeltaBuffer,
     ip_hours: dict[tuple[str, int], list[int]],
 ) -> None:
-    """Write staged flows into `out` as columns (graph.edge_rows.EdgeRows): FLOW for the
-    interface and, when known, its instance. Remote addresses are bumped into `ip_hours` for
-    their IpAddress vertex and geolocation."""
-    if not flows:
+    """Write a batch's staged flows into `out` as columns (graph.edge_rows.EdgeRows): FLOW for
+    the interface and, when known, its instance. Remote addresses are bumped into `ip_hours`
+    for their IpAddress vertex and geolocation."""
+    flows = table.merged()
+    if flows is None:
         return
-    # one column per key part and per counter, by C loops (zip) instead of an object per edge
-    eni, instance, hour, remote, qualifier = map(list, zip(*flows, strict=True))
-    bytes_in, bytes_out, packets_in, packets_out, n, first, last = map(
-        list, zip(*flows.values(), strict=True)
-    )
+    # (required fields: never None)
+    eni: list[Any] = values_of("interface-id", flows.eni)
+    remote: list[Any] = values_of("srcaddr", flows.remote)
+    qualifier = qualifier_texts(flows.qualifier)
+    hour = flows.hour.tolist()
+    bytes_in, bytes_out, packets_in, packets_out, _n, first, last = flows.table.T.tolist()
     counts = (bytes_in, bytes_out, packets_in, packets_out)
     out.add_rows(EdgeRows(FLOW, ENI, IP, eni, remote, qualifier, hour, first, last, counts))
-    known = list(map(operator.is_not, instance, repeat(None)))
-    if any(known):
+    known = flows.instance != VOCABS["instance-id"].id(None)
+    if known.any():
+        keep = known.tolist()
 
         def kept(column: list[Any]) -> list[Any]:
-            return list(compress(column, known))
+            return list(compress(column, keep))
 
+        instance: list[Any] = values_of("instance-id", flows.instance[known])
         out.add_rows(
             EdgeRows(
-                FLOW, INSTANCE, IP, kept(instance), kept(remote), kept(qualifier), kept(hour),
-                kept(first), kept(last), tuple(kept(c) for c in counts),
+                FLOW, INSTANCE, IP, instance,
+                kept(remote), kept(qualifier), kept(hour), kept(first), kept(last),
+                tuple(kept(c) for c in counts),
             )
         )  # fmt: skip
+    # one bump per (remote address, hour), in the order the flows first name them
+    runs, starts, heads = segments(codes([flows.remote, flows.hour]))
+    seen = np.argsort(heads)
+    n, start, end = (
+        reduce.reduceat(flows.table[runs, column], starts)[seen].tolist()
+        for column, reduce in ((4, np.add), (5, np.minimum), (6, np.maximum))
+    )
+    heads = heads[seen]
+    addresses: list[Any] = values_of("srcaddr", flows.remote[heads])
     with collector_paused():
-        for address, h, k, start, end in zip(remote, hour, n, first, last, strict=True):
+        for address, h, k, lo, hi in zip(
+            addresses, flows.hour[heads].tolist(), n, start, end, strict=True
+        ):
             acc = ip_hours.get((address, h))
             if acc is None:
-                ip_hours[(address, h)] = [k, start, end]
+                ip_hours[(address, h)] = [k, lo, hi]
             else:
                 acc[0] += k
-                if start < acc[1]:
-                    acc[1] = start
-                if end > acc[2]:
-                    acc[2] = end
+                if lo < acc[1]:
+                    acc[1] = lo
+                if hi > acc[2]:
+                    acc[2] = hi
 
 
 def stage_flow_file(

@@ -2,7 +2,9 @@
 
 A file's aggregates (`Groups`: from the columnar path and from the per-record path alike) are
 put in first-seen order, each gets its direction, remote address and qualifier as arrays, and
-only then does Python touch each entry once, to merge it into the batch (`CloudTrailDeltas.flows`).
+the file's flows go to the batch as arrays too (`CloudTrailDeltas.flows`, loaders/vpcflow_batch.py);
+Python touches each of a file's interfaces once per hour, and qualifier texts are made once per
+batch (`qualifier_texts`).
 The first-seen order is the order the per-record loader always staged in: interface properties
 keep their first value (Merge.FIRST), so the order is part of the graph.
 
@@ -14,20 +16,19 @@ from __future__ import annotations
 import ipaddress
 import operator
 from functools import lru_cache
-from itertools import compress, repeat
-from typing import TYPE_CHECKING, Any, cast
+from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from graph.model import ACCOUNT, BELONGS_TO, ENI, HAS_INTERFACE, INSTANCE, Scalar, VertexRef
-from loaders.vpcflow_columns import Bools, Groups, codes, segments
+from loaders.vpcflow_batch import COLUMNS, FlowPart, codes, current_vocabs, segments
+from loaders.vpcflow_columns import Bools, Groups
 from loaders.vpcflow_fields import I64, INFERRED, INGRESS, KEY_FIELDS, VOCABS, Value
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from graph.batch import DeltaBuffer
     from loaders.cloudtrail_graph import CloudTrailDeltas
 
@@ -58,19 +59,17 @@ def stage(
     local_port, remote_port = np.where(ingress, dport, sport), np.where(ingress, sport, dport)
     qualifier = _qualifier_codes(ids[:, _PROTO], local_port, remote_port, ingress, ids[:, _ACTION])
     # one entry per flow key of the file (entries differing only in account, VPC, ... or raw
-    # spelling fold together), in first-seen order: each is then merged into the batch once
+    # spelling fold together), in first-seen order; files are summed per batch in
+    # loaders/vpcflow_batch.py
     flow = (ids[:, _ENI], ids[:, _INSTANCE], hour, remote, qualifier)
-    runs, starts = segments(codes(list(flow)))
-    heads = runs[starts]
-    seen = np.argsort(heads, kind="stable")
+    runs, starts, heads = segments(codes(list(flow)))
+    seen = np.argsort(heads)
     heads = heads[seen]
     packets, nbytes = g.packets[order], g.nbytes[order]
     if packets.dtype != object and max(_float_sum(packets), _float_sum(nbytes)) >= 2.0**62:
         packets, nbytes = packets.astype(object), nbytes.astype(object)  # sums past int64
     zero = np.zeros_like(nbytes)
-    # the rows as CloudTrailDeltas.flows keeps them: [bytes in, bytes out, packets in,
-    # packets out, records, first, last], made into lists by one tolist()
-    table = np.empty((len(heads), 7), dtype=nbytes.dtype)
+    table = np.empty((len(heads), len(COLUMNS)), dtype=nbytes.dtype)
     for column, (values, reduce) in enumerate(
         (
             (np.where(ingress, nbytes, zero), np.add),
@@ -83,51 +82,16 @@ def stage(
         )
     ):
         table[:, column] = reduce.reduceat(values[runs], starts)[seen]
-    rows: list[list[int]] = table.tolist()
-    keys = list(
-        zip(
-            _values("interface-id", flow[0][heads]),
-            _values("instance-id", flow[1][heads]),
-            hour[heads].tolist(),
-            _values("srcaddr", remote[heads]),
-            _qualifiers(qualifier[heads]),
-            strict=True,
-        )
-    )
-    _merge(deltas.flows, keys, rows)
+    eni, instance, at, peer, qual = (k[heads] for k in flow)
+    deltas.flows.add(FlowPart(eni, instance, at, peer, qual, table, current_vocabs()))
     return _stage_interfaces(deltas.direct, ids, hour, n, first, last, account_hint, region_hint)
-
-
-def _merge(
-    flows: dict[tuple[Any, ...], list[int]],
-    keys: list[tuple[Any, ...]],
-    rows: list[list[int]],
-) -> None:
-    """flows[key] += row for distinct keys: new keys are inserted by C loops (dict.update),
-    only the existing ones are merged one by one."""
-    found = list(map(flows.get, keys))
-    new = list(map(operator.not_, found))
-    flows.update(zip(compress(keys, new), compress(rows, new), strict=True))
-    old = list(map(bool, found))
-    accs = cast("Iterator[list[int]]", compress(found, old))  # the found entries are lists
-    # plain additions: most merges are of small ints (and ints of any size stay exact)
-    for acc, (a, b, c, d, e, f, g) in zip(accs, compress(rows, old), strict=True):
-        acc[0] += a
-        acc[1] += b
-        acc[2] += c
-        acc[3] += d
-        acc[4] += e
-        if f < acc[5]:
-            acc[5] = f
-        if g > acc[6]:
-            acc[6] = g
 
 
 def _float_sum(values: I64) -> float:
     return float(np.sum(values, dtype=np.float64))
 
 
-def _values(field: str, ids: I64) -> list[Value]:
+def values_of(field: str, ids: I64) -> list[Value]:
     return list(map(VOCABS[field].values.__getitem__, ids.tolist()))
 
 
@@ -181,7 +145,7 @@ def _qualifier_codes(proto: I64, local: I64, remote: I64, ingress: Bools, action
     return code
 
 
-def _qualifiers(codes: I64) -> list[str]:
+def qualifier_texts(codes: I64) -> list[str]:
     """`<protocol>/<local port>/<remote port>/<direction>/<action>` of qualifier codes."""
     texts = _QUALIFIERS
     found = list(map(texts.get, codes.tolist()))
@@ -223,14 +187,13 @@ def _stage_interfaces(
     region = ids[:, _REGION]
     region = np.where(region == regions.id(None), regions.id(region_hint), region)
     columns = [ids[:, _ENI], ids[:, _INSTANCE], account, ids[:, _VPC], ids[:, _SUBNET], region]
-    order, starts = segments(codes([*columns, hour]))
-    heads = order[starts]  # each group's first entry, the least position of the group
+    order, starts, heads = segments(codes([*columns, hour]))  # heads: each group's first
     totals = np.add.reduceat(n[order], starts)
     firsts = np.minimum.reduceat(first[order], starts)
     lasts = np.maximum.reduceat(last[order], starts)
-    seen = np.argsort(heads, kind="stable")
+    seen = np.argsort(heads)
     values = [
-        _values(field, col[heads[seen]])
+        values_of(field, col[heads[seen]])
         for field, col in zip(
             ("interface-id", "instance-id", "account-id", "vpc-id", "subnet-id", "region"),
             columns,

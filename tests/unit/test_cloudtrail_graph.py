@@ -235,6 +235,8 @@ def test_ip_vertices_are_enriched(geo: GeoIndex) -> None:
     geo_ref, aso = VertexRef(m.GEO, "US"), VertexRef(m.ASO, "AS15169")
     assert v.vertices[geo_ref].props == {"country": "US"}
     assert v.vertices[aso].props == {"asn": 15169, "organization": "Google LLC"}
+    for place in (geo_ref, aso):  # observed over every hour of their addresses
+        assert (v.vertices[place].first, v.vertices[place].last) == (ts(1), ts(3, hour=12))
     assert v.hours(m.LOCATED_IN, ip, geo_ref) == {H: [3], H + 3600: [1]}
     assert v.hours(m.ANNOUNCED_BY, ip, aso) == {H: [3], H + 3600: [1]}
     assert v.hours(m.USED_IP, USER_REF, ip) == {H: [3, 0], H + 3600: [1, 0]}

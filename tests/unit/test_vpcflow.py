@@ -71,7 +71,7 @@ def test_v2_without_header_and_with_flow_format() -> None:
     text = LINE.format(src="10.0.0.5", dst="192.0.2.1", n=100) + "\n"
     res, deltas = stage(text.encode())
     assert (res.records, res.loaded, res.errors) == (1, 1, [])
-    ((key, row),) = deltas.flows.items()
+    ((key, row),) = deltas.flows.by_key().items()
     assert key == (
         "eni-0a1b2c3d4e5f60718",
         None,
@@ -84,7 +84,7 @@ def test_v2_without_header_and_with_flow_format() -> None:
     # the same fields in another order, told by --flow-format
     fmt = "start end interface-id srcaddr dstaddr packets bytes"
     res, deltas = stage(b"1709640000 1709640060 eni-1 10.0.0.5 2001:DB8::1 1 64\n", fmt)
-    assert res.errors == [] and list(deltas.flows) == [
+    assert res.errors == [] and list(deltas.flows.by_key()) == [
         ("eni-1", None, 1709640000, "2001:db8::1", "-/-/-/egress/-")
     ]
 
@@ -142,7 +142,7 @@ def test_json_shapes_cribl_raw_lines_and_panther_records() -> None:
     res, deltas = stage(text.encode(), uri="panther.jsonl")
     assert (res.records, res.loaded, res.skipped) == (3, 1, 1)
     assert res.errors[0].startswith("line 3: malformed JSON")
-    assert list(deltas.flows) == [
+    assert list(deltas.flows.by_key()) == [
         ("eni-9", None, 1709640000, "8.8.8.8", "17/5000/53/egress/ACCEPT")
     ]
 
@@ -155,14 +155,14 @@ def test_direction_is_inferred_from_the_interface_address() -> None:
         LINE.format(src="10.0.0.5", dst="192.0.2.1", n=3),
     ]
     _, deltas = stage("\n".join(lines).encode())
-    assert sorted((k[3], k[4].split("/")[3]) for k in deltas.flows) == [
+    assert sorted((k[3], k[4].split("/")[3]) for k in deltas.flows.by_key()) == [
         ("192.0.2.1", "egress"),
         ("192.0.2.1", "ingress"),
         ("198.51.100.2", "egress"),
     ]
     # one pair only: the private address is the interface's
     _, deltas = stage(LINE.format(src="203.0.113.7", dst="10.0.0.5", n=1).encode())
-    assert [k[4] for k in deltas.flows] == ["6/50000/443/ingress/ACCEPT"]
+    assert [k[4] for k in deltas.flows.by_key()] == ["6/50000/443/ingress/ACCEPT"]
 
 
 # ---- properties ------------------------------------------------------------------------------
@@ -206,10 +206,10 @@ def test_round_trip_any_field_order_with_a_header(
     assert [{k: v.decode() for k, v in r.items()} for r in parsed] == records
     res, deltas = stage(text.encode())
     assert (res.records, res.loaded, res.errors) == (len(records), len(records), [])
-    assert sum(row[0] + row[1] for row in deltas.flows.values()) == sum(
+    assert sum(row[0] + row[1] for row in deltas.flows.by_key().values()) == sum(
         int(r["bytes"]) for r in records
     )
-    assert sum(row[4] for row in deltas.flows.values()) == len(records)
+    assert sum(row[4] for row in deltas.flows.by_key().values()) == len(records)
 
 
 _BAD = {
@@ -278,4 +278,6 @@ def test_counters_and_times_past_what_stores_hold_reject_their_record(
     assert res.errors[0].startswith(f"line 2: field {field}: {why}"), res.errors
     assert value in res.errors[0]
     assert (res.records, res.loaded) == (columnar_rows, columnar_rows - 1)
-    assert sum(row[0] + row[1] for row in deltas.flows.values()) == 1000 * (columnar_rows - 1)
+    assert sum(row[0] + row[1] for row in deltas.flows.by_key().values()) == 1000 * (
+        columnar_rows - 1
+    )

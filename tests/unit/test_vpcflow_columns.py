@@ -27,7 +27,7 @@ from loaders.cloudtrail_graph import CloudTrailDeltas, Principals
 from loaders.objects import ObjectResult
 from loaders.sources import SourceObject
 from loaders.vpcflow import DEFAULT_FORMAT, REQUIRED, Chunk, read_flows
-from loaders.vpcflow_columns import codes
+from loaders.vpcflow_batch import codes
 from loaders.vpcflow_graph import FileFlows, stage_flow_file
 
 KEY = "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/03/05/f.log"
@@ -53,7 +53,7 @@ def staged(data: bytes, flow_format: str | None, *, columnar: bool) -> Staged:
         res.first_account,
         res.first_region,
     )
-    return outcome, list(deltas.flows.items()), deltas.direct.take("g", []), deltas.events
+    return outcome, list(deltas.flows.by_key().items()), deltas.direct.take("g", []), deltas.events
 
 
 def assert_same(data: bytes, flow_format: str | None = None) -> Staged:

@@ -1,0 +1,212 @@
+"""A batch's VPC flows, kept as arrays per file and summed per flow key once, at expand time.
+
+loaders/vpcflow_stage.py turns each file into one entry per flow key (interface, instance,
+hour, remote address, qualifier code), in first-seen order (`FlowPart`). The files of a batch
+share most keys (a connection shows up in every 5-minute file of its hour): merging each file
+into a dict cost a Python operation per entry per file, the largest share of staging. Here the
+parts are concatenated and summed per key by array operations, and Python touches each distinct
+flow of the batch once, when its edge rows are written (loaders/vpcflow_graph.py).
+
+The order is the one a dict merged file by file would have: a flow comes where its first entry
+in the batch does. Ids index the vocabularies of loaders/vpcflow_fields.py, which may start
+again between files (`checkpoint`); each part keeps the value lists its ids index, and parts
+staged under older lists are renumbered into the current ones before they are summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from loaders.vpcflow_fields import I64, VOCABS, Value
+
+# the vocabularies flow keys are ids of: interface, instance, remote address
+_KEY_VOCABS = ("interface-id", "instance-id", "srcaddr")
+# the columns of FlowPart.table, as CloudTrailDeltas kept them per flow
+COLUMNS = ("bytes_in", "bytes_out", "packets_in", "packets_out", "records", "first", "last")
+_SUM, _FIRST, _LAST = slice(0, 5), 5, 6
+_COMPACT_FROM = 4096
+
+
+@dataclass(slots=True)
+class FlowPart:
+    """One file's flows: entry i is the flow (eni[i], instance[i], hour[i], remote[i],
+    qualifier[i]) with `table[i]` (see COLUMNS); int64, or Python ints (object) past int64."""
+
+    eni: I64
+    instance: I64
+    hour: I64
+    remote: I64
+    qualifier: I64  # vpcflow_stage's qualifier code (fixed ids: never renumbered)
+    table: npt.NDArray[Any]
+    vocabs: tuple[list[Value], ...]  # the value lists of _KEY_VOCABS the ids index
+
+    def __len__(self) -> int:
+        return len(self.hour)
+
+
+def current_vocabs() -> tuple[list[Value], ...]:
+    return tuple(VOCABS[f].values for f in _KEY_VOCABS)
+
+
+def segments(code: I64) -> tuple[I64, I64, I64]:
+    """(order, starts, heads): `order` sorts the rows by code (not stably: the rows of one code
+    come in no particular order, so reductions over them must not depend on it); `starts` are
+    the positions in it where each run of one code begins; `heads`, each run's least row.
+    (A stable sort would give the heads for free, at four times the cost of the sort.)"""
+    order = np.argsort(code)
+    ordered = code[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    heads = np.minimum.reduceat(order, starts) if len(order) else order
+    return order, starts, heads
+
+
+def codes(columns: Sequence[I64]) -> I64:
+    """One int64 per row, equal for two rows exactly when all their columns are: a mixed-radix
+    number over the columns, renumbered densely whenever it would outgrow int64."""
+    n = len(columns[0]) if columns else 0
+    code = np.zeros(n, dtype=np.int64)
+    span = 1
+    for col in columns:
+        if not n:
+            break
+        low, high = int(col.min()), int(col.max())
+        if low == high:
+            continue
+        radix = high - low + 1
+        if radix < 1 << 31:
+            digits = (col - low).astype(np.int64)
+        else:
+            uniq, inverse = np.unique(col, return_inverse=True)
+            digits, radix = inverse.astype(np.int64), len(uniq)
+        if span * radix >= 1 << 62:
+            uniq, inverse = np.unique(code, return_inverse=True)
+            code, span = inverse.astype(np.int64), len(uniq)
+        code = code * radix + digits
+        span *= radix
+    return code
+
+
+class FlowTable:
+    """The flows staged for one batch (CloudTrailDeltas.flows)."""
+
+    __slots__ = ("_compact_at", "_compact_from", "parts", "rows")
+
+    def __init__(self, *, compact_from: int = _COMPACT_FROM) -> None:
+        self.parts: list[FlowPart] = []
+        # entries staged: a flow staged by several files counts once per file until the parts
+        # are summed, which happens whenever they have doubled since (the loader flushes on
+        # this count: it must not run far ahead of the distinct flows that will be written)
+        self.rows = 0
+        self._compact_from = compact_from
+        self._compact_at = compact_from
+
+    def __bool__(self) -> bool:
+        return bool(self.parts)
+
+    def add(self, part: FlowPart) -> None:
+        if len(part):
+            self.parts.append(part)
+            self.rows += len(part)
+            if self.rows >= self._compact_at:
+                self._compact()
+
+    def _compact(self) -> None:
+        merged = self.merged()
+        self.parts = [] if merged is None else [merged]
+        self.rows = len(merged) if merged is not None else 0
+        self._compact_at = max(2 * self.rows, self._compact_from)
+
+    def absorb(self, other: FlowTable) -> None:
+        """Take every part of `other` (which is left empty), after this table's own."""
+        self.parts.extend(other.parts)
+        self.rows += other.rows
+        other.clear()
+        if self.rows >= self._compact_at:
+            self._compact()
+
+    def clear(self) -> None:
+        self.parts = []
+        self.rows = 0
+        self._compact_at = self._compact_from
+
+    def merged(self) -> FlowPart | None:
+        """Every staged entry summed per flow key, flows in first-seen order."""
+        if not self.parts:
+            return None
+        parts = _renumbered(self.parts)
+        key = [np.concatenate([getattr(p, f) for p in parts]) for f in _KEYS]
+        table = _stacked([p.table for p in parts])
+        runs, starts, heads = segments(codes(key))  # heads: each flow's first entry
+        seen = np.argsort(heads)
+        rows = table[runs]
+        out = np.empty((len(starts), table.shape[1]), dtype=table.dtype)
+        out[:, _SUM] = np.add.reduceat(rows[:, _SUM], starts)
+        out[:, _FIRST] = np.minimum.reduceat(rows[:, _FIRST], starts)
+        out[:, _LAST] = np.maximum.reduceat(rows[:, _LAST], starts)
+        first = heads[seen]
+        eni, instance, hour, remote, qualifier = (k[first] for k in key)
+        return FlowPart(eni, instance, hour, remote, qualifier, out[seen], current_vocabs())
+
+    def by_key(self) -> dict[tuple[Any, ...], list[int]]:
+        """The staged flows as {(interface, instance, hour, remote address, qualifier): the
+        values of COLUMNS}, in first-seen order: for inspection (the loader writes `merged`)."""
+        from loaders.vpcflow_stage import qualifier_texts, values_of
+
+        flows = self.merged()
+        if flows is None:
+            return {}
+        keys = zip(
+            values_of("interface-id", flows.eni),
+            values_of("instance-id", flows.instance),
+            flows.hour.tolist(),
+            values_of("srcaddr", flows.remote),
+            qualifier_texts(flows.qualifier),
+            strict=True,
+        )
+        return dict(zip(keys, flows.table.tolist(), strict=True))
+
+    def remote_addresses(self) -> set[str]:
+        """The remote addresses of every staged flow."""
+        out: set[str] = set()
+        for p in self.parts:
+            values = p.vocabs[2]
+            out.update(values[i] for i in np.unique(p.remote).tolist())
+        out.discard(None)
+        return out
+
+
+_KEYS = ("eni", "instance", "hour", "remote", "qualifier")
+
+
+def _stacked(tables: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    if len(tables) == 1:
+        return tables[0]
+    if any(t.dtype == object for t in tables):
+        return np.concatenate([t.astype(object) for t in tables])
+    return np.concatenate(tables)
+
+
+def _renumbered(parts: list[FlowPart]) -> list[FlowPart]:
+    """The parts with ids of the current vocabularies (parts staged before a vocabulary
+    started again are renumbered: their value lists are still theirs)."""
+    now = current_vocabs()
+    if all(all(a is b for a, b in zip(p.vocabs, now, strict=True)) for p in parts):
+        return parts
+    out: list[FlowPart] = []
+    for p in parts:
+        columns = [p.eni, p.instance, p.remote]
+        for j, (values, field) in enumerate(zip(p.vocabs, _KEY_VOCABS, strict=True)):
+            if values is now[j]:
+                continue
+            vocab = VOCABS[field]
+            uniq, inverse = np.unique(columns[j], return_inverse=True)
+            ids = np.array([vocab.id(values[i]) for i in uniq.tolist()], dtype=np.int64)
+            columns[j] = ids[inverse.reshape(-1)]
+        eni, instance, remote = columns
+        out.append(FlowPart(eni, instance, p.hour, remote, p.qualifier, p.table, now))
+    return out
