@@ -42,9 +42,15 @@ _STAGE_EDGES = (
 )
 _STAGE_HOURS = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_hours (n INTEGER, hour INTEGER,"
-    " c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER)"
+    " c0 INTEGER DEFAULT 0, c1 INTEGER DEFAULT 0, c2 INTEGER DEFAULT 0, c3 INTEGER DEFAULT 0)"
 )
-_PAD = (0,) * MAX_COUNTERS
+# a label's hourly rows bind only its counters (the others default to 0: fewer parameters)
+_INSERT_HOURS = {
+    width: f"INSERT INTO temp.staged_hours(n, hour{''.join(f', c{i}' for i in range(width))})"
+    f" VALUES (?, ?{', ?' * width})"
+    for width in range(1, MAX_COUNTERS + 1)
+}
+
 _UPSERT_HOURS = (
     "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
     " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
@@ -350,7 +356,7 @@ class SqliteStore(SqliteReads, SqliteMembership):
         """Stage the batch's edges in temp tables, then upsert them with two set statements,
         so that matching staged rows to edge ids happens inside SQLite, not row by row here."""
         staged: list[tuple[Any, ...]] = []
-        hours: list[tuple[int, ...]] = []
+        hours: dict[int, list[tuple[int, ...]]] = {}  # by counter width
         for n, ed in enumerate(edges):
             try:
                 src, dst = ids[ed.src], ids[ed.dst]
@@ -359,19 +365,22 @@ class SqliteStore(SqliteReads, SqliteMembership):
                 raise ValueError(missing_end) from None
             staged.append((n, ed.label, src, dst, ed.qualifier, ed.first, ed.last))
             for hour, counts in ed.hours.items():
-                hours.append((n, hour, *counts, *_PAD[len(counts) :]))
+                rows = hours.get(len(counts))
+                if rows is None:
+                    rows = hours[len(counts)] = []
+                rows.append((n, hour, *counts))
         con.execute(_STAGE_EDGES)
         con.execute(_STAGE_HOURS)
         con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", staged)
         try:
-            con.executemany("INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)", hours)
+            for width, rows in hours.items():
+                con.executemany(_INSERT_HOURS[width], rows)
         except OverflowError:
             # a counter past int64 (sums of huge but valid inputs): saturate, never fail the batch
             con.execute("DELETE FROM temp.staged_hours")
-            con.executemany(
-                "INSERT INTO temp.staged_hours VALUES (?, ?, ?, ?, ?, ?)",
-                [tuple(min(v, COUNTER_MAX) for v in row) for row in hours],
-            )
+            for width, rows in hours.items():
+                clamped = [(n, h, *(min(v, COUNTER_MAX) for v in c)) for n, h, *c in rows]
+                con.executemany(_INSERT_HOURS[width], clamped)
         con.execute(
             "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
             " SELECT ?, label, src, dst, qualifier, first, last FROM temp.staged_edges WHERE true"
