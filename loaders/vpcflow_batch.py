@@ -141,6 +141,9 @@ class FlowTable:
         parts = _renumbered(self.parts)
         key = [np.concatenate([getattr(p, f) for p in parts]) for f in _KEYS]
         table = _stacked([p.table for p in parts])
+        # each part's sums fit int64 (vpcflow_stage checks); the batch's may not
+        if table.dtype != object and len(parts) > 1 and _float_sums(table) >= 2.0**62:
+            table = table.astype(object)
         runs, starts, heads = segments(codes(key))  # heads: each flow's first entry
         seen = np.argsort(heads)
         rows = table[runs]
@@ -181,6 +184,10 @@ class FlowTable:
 
 
 _KEYS = ("eni", "instance", "hour", "remote", "qualifier")
+
+
+def _float_sums(table: npt.NDArray[Any]) -> float:
+    return float(np.sum(table[:, _SUM], axis=0, dtype=np.float64).max())
 
 
 def _stacked(tables: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:

@@ -95,6 +95,19 @@ def test_merged_is_the_dict_merge_in_first_seen_order(specs: list[Any], compact_
     assert table.rows >= len(expected)
 
 
+def test_sums_past_int64_across_files_stay_exact() -> None:
+    """Each file's counters fit int64, their sum over the batch does not: Python ints."""
+    big = 3 * 2**60
+    table = FlowTable()
+    entry = ("eni-0a", None, 0, "198.51.100.7", 2, [big, 0, big, 0, 1], 0, 5)
+    for _ in range(4):
+        part, _ = make_part([entry], huge=False)
+        assert part.table.dtype == np.int64
+        table.add(part)
+    ((_, row),) = by_key(table).items()
+    assert row == [4 * big, 0, 4 * big, 0, 4, 0, 5]
+
+
 def test_compaction_bounds_the_staged_count() -> None:
     """Twenty files of the same five flows: the count the loader flushes on stays near five."""
     table = FlowTable(compact_from=8)
