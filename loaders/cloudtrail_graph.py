@@ -40,11 +40,6 @@ from loaders.vpcflow_batch import FlowTable
 # Keys are raw userIdentity bytes, one per role session: a bounded cache, sized for memory
 # (see graph/sqlite.py's vertex cache) rather than hit rate, which barely changes.
 _PRINCIPAL_CACHE_LIMIT = 20_000
-# A batch is bounded in staged tuples (LoadOptions.batch_rows), each written as about ten
-# edge-hour rows; a staged VPC flow is written as one to three. Counting four flows as one
-# tuple makes batches of flow files about as large in rows: measured on bench.vpcflow, 8-10%
-# less CPU than counting each flow (fewer batches, each flow key written fewer times).
-_FLOWS_PER_ROW = 4
 
 
 class Principals:
@@ -86,8 +81,7 @@ class CloudTrailDeltas:
         self.flows = FlowTable()
 
     def __len__(self) -> int:
-        flows = -(-self.flows.rows // _FLOWS_PER_ROW)
-        return len(self.tuples) + flows + len(self.direct)
+        return len(self.tuples) + self.flows.rows + len(self.direct)
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
