@@ -27,12 +27,11 @@ from graph.model import (
     LOCATED_IN,
     USED_AGENT,
     USED_IP,
-    Scalar,
     VertexRef,
 )
 from loaders.cloudtrail import Cursor, Event, Item, RecordError
 from loaders.cloudtrail_relations import SPECIAL, decode_body, params_decoder, special
-from loaders.geo import GeoIndex, IpInfo, parse_source_ip
+from loaders.geo import GeoIndex, parse_source_ip
 from loaders.identity import Principal, resolve
 from loaders.timeparse import MINUTE_CACHE, SECOND_TAILS, parse_time
 from loaders.vpcflow_batch import FlowTable
@@ -297,57 +296,53 @@ class _IpRefs:
                     span[0] = first
                 if last > span[1]:
                     span[1] = last
-        # address -> its vertex, place and ASO (None: unknown)
-        ends: dict[str, tuple[VertexRef, VertexRef | None, VertexRef | None]] = {}
-        for address, (first, last) in spans.items():
-            info = self._info[address]
-            ip = VertexRef(IP, address)
-            out.vertex(ip, first, last, _ip_props(info))
-            place = aso = None
-            if info.country:
-                place = VertexRef(GEO, f"{info.country}/{info.city}" if info.city else info.country)
-                located: dict[str, Scalar] = {"country": info.country, "city": info.city}
-                out.vertex(place, first, last, located)
-            if info.asn is not None:
-                aso = VertexRef(ASO, f"AS{info.asn}")
-                announced: dict[str, Scalar] = {"asn": info.asn, "organization": info.aso}
-                out.vertex(aso, first, last, announced)
-            ends[address] = (ip, place, aso)
-        count = out.count
+        ends = {address: self._observe(out, address, *span) for address, span in spans.items()}
         for (address, _hour), (n, first, last) in ip_hours.items():
-            ip, place, aso = ends[address]
-            # (count, not edge: both ends were observed over this span above)
-            if place is not None:
-                count(LOCATED_IN, ip, place, "", first, last, (n,))
-            if aso is not None:
-                count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
+            _count(out, ends[address], n, first, last)
 
     def relations(self, out: DeltaBuffer, address: str, n: int, first: int, last: int) -> None:
+        _count(out, self._observe(out, address, first, last), n, first, last)
+
+    def _observe(self, out: DeltaBuffer, address: str, first: int, last: int) -> _Ends:
+        """Observe the address, its place and its ASO over [first, last]; returns their refs
+        (None: unknown)."""
         info = self._info[address]
         ip = VertexRef(IP, address)
         if address in self._written:
             out.vertex(ip, first, last)
         else:
             self._written.add(address)
-            out.vertex(ip, first, last, _ip_props(info))
+            out.vertex(
+                ip,
+                first,
+                last,
+                {
+                    "version": info.version,
+                    "kind": info.kind,
+                    "country": info.country,
+                    "city": info.city,
+                    "asn": info.asn,
+                    "aso": info.aso,
+                },
+            )
+        place = aso = None
         if info.country:
-            place = f"{info.country}/{info.city}" if info.city else info.country
-            geo = VertexRef(GEO, place)
-            out.vertex(geo, first, last, {"country": info.country, "city": info.city})
-            # (count, not edge: both ends were just observed over this span)
-            out.count(LOCATED_IN, ip, geo, "", first, last, (n,))
+            place = VertexRef(GEO, f"{info.country}/{info.city}" if info.city else info.country)
+            out.vertex(place, first, last, {"country": info.country, "city": info.city})
         if info.asn is not None:
             aso = VertexRef(ASO, f"AS{info.asn}")
             out.vertex(aso, first, last, {"asn": info.asn, "organization": info.aso})
-            out.count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
+        return ip, place, aso
 
 
-def _ip_props(info: IpInfo) -> dict[str, Scalar]:
-    return {
-        "version": info.version,
-        "kind": info.kind,
-        "country": info.country,
-        "city": info.city,
-        "asn": info.asn,
-        "aso": info.aso,
-    }
+_Ends = tuple[VertexRef, VertexRef | None, VertexRef | None]  # an address, its place and ASO
+
+
+def _count(out: DeltaBuffer, ends: _Ends, n: int, first: int, last: int) -> None:
+    """Count the address's LOCATED_IN and ANNOUNCED_BY edges in [first, last]."""
+    ip, place, aso = ends
+    # (count, not edge: both ends were observed over this span by _observe)
+    if place is not None:
+        out.count(LOCATED_IN, ip, place, "", first, last, (n,))
+    if aso is not None:
+        out.count(ANNOUNCED_BY, ip, aso, "", first, last, (n,))
