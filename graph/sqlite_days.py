@@ -90,17 +90,13 @@ def write(
         if ed.label not in DAY_LABELS:
             continue
         src, dst, label = ids[ed.src], ids[ed.dst], ed.label
-        # (_add written out: this loop runs once per hourly row of the batch's CALLED edges)
         for hour, counts in ed.hours.items():
             day = hour - hour % DAY
             key = (src, label, day, dst)
             cell = deltas.get(key)
             if cell is None:
-                deltas[key] = {(hour - day) // HOUR: counts}
-                continue
-            h = (hour - day) // HOUR
-            old = cell.get(h)
-            cell[h] = counts if old is None else [a + b for a, b in zip(old, counts, strict=True)]
+                cell = deltas[key] = {}
+            _add(cell, (hour - day) // HOUR, counts)
     if not deltas:
         return
     # CROSS JOIN: look each key up in the primary key instead of scanning the table
