@@ -91,6 +91,31 @@ def codes(columns: Sequence[I64]) -> I64:
     return code
 
 
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """Rows grouped by equal key, the groups in the order of their first rows."""
+
+    runs: I64  # the rows, sorted by key
+    starts: I64  # where each group begins in `runs`
+    seen: I64  # groups (in key order) in the order of their first rows
+    first: I64  # each group's first row, in that order
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def reduce(self, ufunc: np.ufunc, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """`ufunc` over each group's values (along the first axis), groups in order."""
+        reduced: npt.NDArray[Any] = ufunc.reduceat(values[self.runs], self.starts)[self.seen]
+        return reduced
+
+
+def first_seen(columns: Sequence[I64]) -> Grouping:
+    """The rows grouped by their values in `columns`, groups in first-seen order."""
+    runs, starts, heads = segments(codes(columns))
+    seen = np.argsort(heads)
+    return Grouping(runs, starts, seen, heads[seen])
+
+
 class FlowTable:
     """The flows staged for one batch (CloudTrailDeltas.flows)."""
 
@@ -144,16 +169,13 @@ class FlowTable:
         # each part's sums fit int64 (vpcflow_stage checks); the batch's may not
         if table.dtype != object and len(parts) > 1 and _float_sums(table) >= 2.0**62:
             table = table.astype(object)
-        runs, starts, heads = segments(codes(key))  # heads: each flow's first entry
-        seen = np.argsort(heads)
-        rows = table[runs]
-        out = np.empty((len(starts), table.shape[1]), dtype=table.dtype)
-        out[:, _SUM] = np.add.reduceat(rows[:, _SUM], starts)
-        out[:, _FIRST] = np.minimum.reduceat(rows[:, _FIRST], starts)
-        out[:, _LAST] = np.maximum.reduceat(rows[:, _LAST], starts)
-        first = heads[seen]
-        eni, instance, hour, remote, qualifier = (k[first] for k in key)
-        return FlowPart(eni, instance, hour, remote, qualifier, out[seen], current_vocabs())
+        flows = first_seen(key)
+        out = np.empty((len(flows), table.shape[1]), dtype=table.dtype)
+        out[:, _SUM] = flows.reduce(np.add, table[:, _SUM])
+        out[:, _FIRST] = flows.reduce(np.minimum, table[:, _FIRST])
+        out[:, _LAST] = flows.reduce(np.maximum, table[:, _LAST])
+        eni, instance, hour, remote, qualifier = (k[flows.first] for k in key)
+        return FlowPart(eni, instance, hour, remote, qualifier, out, current_vocabs())
 
     def by_key(self) -> dict[tuple[Any, ...], list[int]]:
         """The staged flows as {(interface, instance, hour, remote address, qualifier): the

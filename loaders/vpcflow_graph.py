@@ -47,7 +47,7 @@ from loaders.cloudtrail import RecordError
 from loaders.collector import collector_paused
 from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
-from loaders.vpcflow_batch import FlowTable, codes, segments
+from loaders.vpcflow_batch import FlowTable, first_seen
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
@@ -353,17 +353,15 @@ def expand_flows(
             )
         )  # fmt: skip
     # one bump per (remote address, hour), in the order the flows first name them
-    runs, starts, heads = segments(codes([flows.remote, flows.hour]))
-    seen = np.argsort(heads)
+    bumps = first_seen([flows.remote, flows.hour])
     n, start, end = (
-        reduce.reduceat(flows.table[runs, column], starts)[seen].tolist()
+        bumps.reduce(reduce, flows.table[:, column]).tolist()
         for column, reduce in ((4, np.add), (5, np.minimum), (6, np.maximum))
     )
-    heads = heads[seen]
-    addresses: list[Any] = values_of("srcaddr", flows.remote[heads])
+    addresses: list[Any] = values_of("srcaddr", flows.remote[bumps.first])
     with collector_paused():
         for address, h, k, lo, hi in zip(
-            addresses, flows.hour[heads].tolist(), n, start, end, strict=True
+            addresses, flows.hour[bumps.first].tolist(), n, start, end, strict=True
         ):
             acc = ip_hours.get((address, h))
             if acc is None:

@@ -24,7 +24,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
 from graph.model import ACCOUNT, BELONGS_TO, ENI, HAS_INTERFACE, INSTANCE, Scalar, VertexRef
-from loaders.vpcflow_batch import COLUMNS, FlowPart, codes, current_vocabs, segments
+from loaders.vpcflow_batch import COLUMNS, FlowPart, current_vocabs, first_seen
 from loaders.vpcflow_columns import Bools, Groups
 from loaders.vpcflow_fields import I64, INFERRED, INGRESS, KEY_FIELDS, VOCABS, Value
 
@@ -62,14 +62,12 @@ def stage(
     # spelling fold together), in first-seen order; files are summed per batch in
     # loaders/vpcflow_batch.py
     flow = (ids[:, _ENI], ids[:, _INSTANCE], hour, remote, qualifier)
-    runs, starts, heads = segments(codes(list(flow)))
-    seen = np.argsort(heads)
-    heads = heads[seen]
+    flows = first_seen(flow)
     packets, nbytes = g.packets[order], g.nbytes[order]
     if packets.dtype != object and max(_float_sum(packets), _float_sum(nbytes)) >= 2.0**62:
         packets, nbytes = packets.astype(object), nbytes.astype(object)  # sums past int64
     zero = np.zeros_like(nbytes)
-    table = np.empty((len(heads), len(COLUMNS)), dtype=nbytes.dtype)
+    table = np.empty((len(flows), len(COLUMNS)), dtype=nbytes.dtype)
     for column, (values, reduce) in enumerate(
         (
             (np.where(ingress, nbytes, zero), np.add),
@@ -81,8 +79,8 @@ def stage(
             (last, np.maximum),
         )
     ):
-        table[:, column] = reduce.reduceat(values[runs], starts)[seen]
-    eni, instance, at, peer, qual = (k[heads] for k in flow)
+        table[:, column] = flows.reduce(reduce, values)
+    eni, instance, at, peer, qual = (k[flows.first] for k in flow)
     deltas.flows.add(FlowPart(eni, instance, at, peer, qual, table, current_vocabs()))
     return _stage_interfaces(deltas.direct, ids, hour, n, first, last, account_hint, region_hint)
 
@@ -187,22 +185,19 @@ def _stage_interfaces(
     region = ids[:, _REGION]
     region = np.where(region == regions.id(None), regions.id(region_hint), region)
     columns = [ids[:, _ENI], ids[:, _INSTANCE], account, ids[:, _VPC], ids[:, _SUBNET], region]
-    order, starts, heads = segments(codes([*columns, hour]))  # heads: each group's first
-    totals = np.add.reduceat(n[order], starts)
-    firsts = np.minimum.reduceat(first[order], starts)
-    lasts = np.maximum.reduceat(last[order], starts)
-    seen = np.argsort(heads)
+    groups = first_seen([*columns, hour])
+    totals = groups.reduce(np.add, n)
+    firsts = groups.reduce(np.minimum, first)
+    lasts = groups.reduce(np.maximum, last)
     values = [
-        values_of(field, col[heads[seen]])
+        values_of(field, col[groups.first])
         for field, col in zip(
             ("interface-id", "instance-id", "account-id", "vpc-id", "subnet-id", "region"),
             columns,
             strict=True,
         )
     ]
-    rows = zip(
-        *values, totals[seen].tolist(), firsts[seen].tolist(), lasts[seen].tolist(), strict=True
-    )
+    rows = zip(*values, totals.tolist(), firsts.tolist(), lasts.tolist(), strict=True)
     result: tuple[str | None, str | None] | None = None
     for eni, instance, acct, vpc, subnet, reg, count, start, end in rows:
         _stage_interface(d, eni, instance, acct, vpc, subnet, reg, count, start, end)
