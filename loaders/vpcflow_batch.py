@@ -119,44 +119,43 @@ def first_seen(columns: Sequence[I64]) -> Grouping:
 class FlowTable:
     """The flows staged for one batch (CloudTrailDeltas.flows)."""
 
-    __slots__ = ("_compact_at", "_compact_from", "parts", "rows")
+    __slots__ = ("_compact_at", "_compact_from", "parts")
 
     def __init__(self, *, compact_from: int = _COMPACT_FROM) -> None:
         self.parts: list[FlowPart] = []
-        # entries staged: a flow staged by several files counts once per file until the parts
-        # are summed, which happens whenever they have doubled since (the loader flushes on
-        # this count: it must not run far ahead of the distinct flows that will be written)
-        self.rows = 0
         self._compact_from = compact_from
         self._compact_at = compact_from
 
     def __bool__(self) -> bool:
         return bool(self.parts)
 
+    @property
+    def rows(self) -> int:
+        """Entries staged: a flow staged by several files counts once per file until the parts
+        are summed, which happens whenever they have doubled since (the loader flushes on this
+        count: it must not run far ahead of the distinct flows that will be written)."""
+        return sum(map(len, self.parts))
+
     def add(self, part: FlowPart) -> None:
         if len(part):
             self.parts.append(part)
-            self.rows += len(part)
             if self.rows >= self._compact_at:
                 self._compact()
 
     def _compact(self) -> None:
         merged = self.merged()
         self.parts = [] if merged is None else [merged]
-        self.rows = len(merged) if merged is not None else 0
         self._compact_at = max(2 * self.rows, self._compact_from)
 
     def absorb(self, other: FlowTable) -> None:
         """Take every part of `other` (which is left empty), after this table's own."""
         self.parts.extend(other.parts)
-        self.rows += other.rows
         other.clear()
         if self.rows >= self._compact_at:
             self._compact()
 
     def clear(self) -> None:
         self.parts = []
-        self.rows = 0
         self._compact_at = self._compact_from
 
     def merged(self) -> FlowPart | None:
