@@ -61,6 +61,9 @@ _UPSERT_HOURS = (
 
 
 class SqliteStore(SqliteReads, SqliteMembership):
+    # bench.vpcflow: 8-10% less CPU with 240k flows per write than with 60k
+    batch_rows_hint = 240_000
+
     def __init__(self, path: str | Path, *, uri: str | None = None) -> None:
         self.path = Path(path)
         self.uri = uri or f"sqlite://{self.path.resolve()}"

@@ -198,6 +198,11 @@ class GraphReads(Protocol):
 
 class GraphStore(GraphReads, Protocol):
     uri: str
+    # Edge-hour rows that one write() is best given, for writers free to choose (a loader's
+    # batches of VPC flows, which stay compact arrays until written). SQLite's set-based upserts
+    # cost less per row the larger the batch; JanusGraph's upsert look-ups inside a transaction
+    # cost more per edge the larger it grows.
+    batch_rows_hint: int
 
     def close(self) -> None: ...
 

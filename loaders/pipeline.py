@@ -47,6 +47,9 @@ class LoadOptions:
     flow_format: str | None = None  # VPC flow fields of files without a header line
     batch_events: int = DEFAULT_BATCH_EVENTS
     batch_rows: int = 60_000  # staged tuples: each expands into ~10 edge-hour rows
+    # staged VPC flows, each written as one to three edge-hour rows but held as compact arrays
+    # until then, so bounded by what suits the store (None: its batch_rows_hint), not memory
+    batch_flows: int | None = None
     retries: int = 8
     retry_base: float = 0.5
 
@@ -66,9 +69,14 @@ class _Batch:
     def events(self) -> int:
         return self.deltas.events + sum(p.events for p in self.parts.values())
 
-    @property
-    def rows(self) -> int:
-        return len(self.deltas) + sum(len(p) for p in self.parts.values())
+    def fill(self, rows: int, flows: int) -> float:
+        """How full the batch is (1: write it): staged tuples and other deltas against `rows`,
+        staged VPC flows against `flows`."""
+        staged = [self.deltas, *self.parts.values()]
+        return (
+            sum(len(d.tuples) + len(d.direct) for d in staged) / rows
+            + sum(d.flows.rows for d in staged) / flows
+        )
 
     def add_volume(self, graph: str, account: str, ingested: int, skipped: int = 0) -> None:
         acc = self.volume.setdefault((graph, account), [0, 0])
@@ -97,6 +105,7 @@ class Loader:
             lambda: GraphTarget(store, self.options.graph, self.options.admin_account)
         )
         self.principals = Principals()
+        self.batch_flows = self.options.batch_flows or store.batch_rows_hint
         self.report = LoadReport(store=store.uri)
 
     def load(self, inputs: Sequence[str]) -> LoadReport:
@@ -120,7 +129,7 @@ class Loader:
                 else:
                     self._add(batch, obj, holders)
                     if batch.events >= self.options.batch_events or (
-                        batch.rows >= self.options.batch_rows
+                        batch.fill(self.options.batch_rows, self.batch_flows) >= 1
                     ):
                         self._flush(batch)
                         batch = self._new_batch()

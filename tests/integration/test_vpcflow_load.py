@@ -5,11 +5,28 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from graph.batch import WriteBatch
 from graph.model import ENI, FLOW, HAS_INTERFACE, INSTANCE, VertexRef
+from graph.sqlite import SqliteStore
 from graph.store import Direction
 from loaders.sources import iter_objects
 from tests.conftest import DATA
 from tests.integration.helpers import DATASETS, delivery, event, export_text, load, write
+
+
+class _Writes(SqliteStore):
+    """A real store asking for writes of at most two flows, counting the writes."""
+
+    batch_rows_hint = 2
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes = 0
+
+    def write(self, batch: WriteBatch) -> None:
+        self.writes += 1
+        super().write(batch)
+
 
 FIXTURES = DATA / "vpcflow"
 DATASET_FLOWS = {
@@ -66,6 +83,17 @@ def test_fixtures_load_with_statuses_and_the_corrupt_ones_stage_nothing(tmp_path
     assert [(n.ref, n.counts) for n in nics] == [(eni, (4,))]
     props = store.vertices(graph, [eni])[eni].props
     assert dict(props)["region"] == "eu-west-1"  # from the S3 key
+
+
+def test_flow_batches_are_sized_by_the_store_unless_the_options_say(tmp_path: Path) -> None:
+    small = _Writes(tmp_path / "small.db")
+    report, _ = load(small, [FIXTURES])
+    # each file with two flows or more fills a batch of the store's size
+    assert small.writes >= 3 and report.record_errors == 1
+    large = _Writes(tmp_path / "large.db")
+    load(large, [FIXTURES], batch_flows=1_000_000)
+    assert large.writes == 1
+    assert export_text(small) == export_text(large)
 
 
 def test_dataset_flow_files_load_without_errors(tmp_path: Path) -> None:
