@@ -80,7 +80,11 @@ def load(
     as_json: Annotated[bool, typer.Option("--json", help="print the load report as JSON")] = False,
     batch_events: Annotated[
         int,
-        typer.Option(min=1, help="events per store transaction (memory grows with it)"),
+        typer.Option(
+            min=1,
+            help="CloudTrail events and findings per store transaction (memory grows with "
+            "it; VPC flows are batched as suits the store)",
+        ),
     ] = DEFAULT_BATCH_EVENTS,
 ) -> None:
     """Load CloudTrail, VPC Flow Logs and GuardDuty findings (local or S3) into the behavior

@@ -61,8 +61,9 @@ _UPSERT_HOURS = (
 
 
 class SqliteStore(SqliteReads, SqliteMembership):
-    # bench.vpcflow: 8-10% less CPU with 240k flows per write than with 60k
-    batch_rows_hint = 240_000
+    # bench.vpcflow: 13-19% less CPU with 480k flows per write than with 60k, +35 MB peak RSS
+    # (1M: 3% less again for +100 MB)
+    batch_rows_hint = 480_000
 
     def __init__(self, path: str | Path, *, uri: str | None = None) -> None:
         self.path = Path(path)

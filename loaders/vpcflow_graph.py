@@ -257,7 +257,7 @@ class FileFlows:
         account_hint, region_hint = obj.account_hint, region_of(obj.uri)
         if isinstance(deltas, RoutedStaging):
             return self._commit_routed(deltas, account_hint, region_hint)
-        deltas.events += self.loaded
+        # (not counted in deltas.events: a batch's flows are bounded by LoadOptions.batch_flows)
         groups = self.groups()
         if groups is None:
             return account_hint, region_hint
@@ -297,7 +297,6 @@ class FileFlows:
         for targets, accounts in wanted.items():
             subset = groups if len(ids) == 1 else groups.take(np.isin(which, accounts))
             part = staging.part(targets)
-            part.events += int(subset.n.sum())
             staged = stage(subset, part, account_hint, region_hint)
             seq = int(subset.seq.min())
             if first is None or seq < first[0]:
