@@ -23,6 +23,7 @@ from graph.membership import (
     packages_to_json,
 )
 from graph.model import HOUR
+from graph.sqlite_schema import edges_of_graph
 from graph.store import GraphInfo, GraphNotFound
 
 _CHUNK = 400
@@ -174,7 +175,7 @@ class SqliteMembership:
             # only edges first observed before the cutoff can hold hours before it
             hours = con.execute(
                 "DELETE FROM edge_hours WHERE edge IN"
-                " (SELECT id FROM edges WHERE graph=? AND first < ?) AND hour < ?",
+                f" (SELECT id FROM edges WHERE {edges_of_graph()} AND first < ?) AND hour < ?",
                 (gid, before, before),
             ).rowcount
             # day rows of days that began before the cutoff go; the cutoff's own day is
@@ -187,10 +188,12 @@ class SqliteMembership:
             if before % DAY:
                 cut = day_of(before)
                 sqlite_days.rebuild(
-                    con, "e.graph = ? AND h.hour >= ? AND h.hour < ?", (gid, cut, cut + DAY)
+                    con,
+                    f"{edges_of_graph('e.src')} AND h.hour >= ? AND h.hour < ?",
+                    (gid, cut, cut + DAY),
                 )
             edges = con.execute(
-                "DELETE FROM edges WHERE graph=? AND first < ?"
+                f"DELETE FROM edges WHERE {edges_of_graph()} AND first < ?"
                 " AND NOT EXISTS (SELECT 1 FROM edge_hours h WHERE h.edge = edges.id)",
                 (gid, before),
             ).rowcount

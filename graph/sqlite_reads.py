@@ -384,7 +384,7 @@ class SqliteReads:
             "SELECT e.id, e.label, s.label, s.key, d.label, d.key, e.qualifier, e.first, e.last,"
             " h.hour, h.c0, h.c1, h.c2, h.c3 FROM edges e"
             " JOIN vertices s ON s.id = e.src JOIN vertices d ON d.id = e.dst"
-            " JOIN edge_hours h ON h.edge = e.id WHERE e.graph = ?"
+            " JOIN edge_hours h ON h.edge = e.id WHERE s.graph = ?"
             " ORDER BY e.label, s.label, s.key, d.label, d.key, e.qualifier, h.hour",
             (gid,),
         )
