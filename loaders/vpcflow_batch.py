@@ -77,15 +77,24 @@ def codes(columns: Sequence[I64]) -> I64:
         low, high = int(col.min()), int(col.max())
         if low == high:
             continue
-        radix = high - low + 1
-        if radix < 1 << 31:
-            digits = (col - low).astype(np.int64)
+        if high - low < 1 << 62:
+            digits = np.subtract(col, low, dtype=np.int64)
+            # hours are multiples of 3600: dividing by the common step keeps the product of the
+            # radices small enough that a batch's keys rarely need renumbering (np.unique with
+            # its inverse costs about two sorts of the rows)
+            step = int(np.gcd.reduce(digits))
+            if step > 1:
+                digits //= step
+            radix = (high - low) // step + 1
         else:
-            uniq, inverse = np.unique(col, return_inverse=True)
-            digits, radix = inverse.astype(np.int64), len(uniq)
+            digits, radix = col, 1 << 63
         if span * radix >= 1 << 62:
-            uniq, inverse = np.unique(code, return_inverse=True)
-            code, span = inverse.astype(np.int64), len(uniq)
+            if radix >= 1 << 31:
+                uniq, inverse = np.unique(col, return_inverse=True)
+                digits, radix = inverse.astype(np.int64), len(uniq)
+            if span * radix >= 1 << 62:
+                uniq, inverse = np.unique(code, return_inverse=True)
+                code, span = inverse.astype(np.int64), len(uniq)
         code = code * radix + digits
         span *= radix
     return code

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from loaders.vpcflow_batch import FlowPart, FlowTable, current_vocabs
+from loaders.vpcflow_batch import FlowPart, FlowTable, codes, current_vocabs
 from loaders.vpcflow_fields import VOCABS
 
 FIELDS = ("interface-id", "instance-id", "srcaddr")
@@ -132,3 +132,28 @@ def test_absorb_keeps_order_and_empties_the_other() -> None:
 @pytest.mark.parametrize("empty", [FlowTable()])
 def test_an_empty_table_merges_to_nothing(empty: FlowTable) -> None:
     assert empty.merged() is None and not empty and empty.by_key() == {}
+
+
+# columns as the merge meets them: small ids, hours (multiples of 3600, some far apart),
+# qualifier codes up to 2^40, and anything int64 holds
+column_values = st.one_of(
+    st.lists(st.integers(0, 50), min_size=1),
+    st.lists(st.integers(0, 10**6).map(lambda h: h * 3600), min_size=1),
+    st.lists(st.integers(0, 2**40), min_size=1),
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1),
+    st.lists(st.sampled_from([-(2**63), 0, 2**63 - 1]), min_size=1),
+)
+
+
+@example([[1800, 0], [0, 3600]])  # digits past their radix would make these equal
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 20).flatmap(
+    lambda n: st.lists(column_values.map(lambda v: (v * n)[:n]), min_size=1, max_size=6)
+))  # fmt: skip
+def test_codes_are_equal_exactly_when_the_rows_are(columns: list[list[int]]) -> None:
+    arrays = [np.array(c, dtype=np.int64) for c in columns]
+    code = codes(arrays).tolist()
+    rows = list(zip(*columns, strict=True))
+    for i in range(len(rows)):
+        for j in range(len(rows)):
+            assert (code[i] == code[j]) == (rows[i] == rows[j]), (rows[i], rows[j])
