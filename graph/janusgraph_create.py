@@ -13,6 +13,10 @@ bytecode requests; the session's commit commits it all. It takes three lists (th
 - edges between existing vertices: looked up (label, ends, `q`, and `hour` through the
   vertex-centric index), their counts added (saturating at COUNTER_MAX = Long.MAX_VALUE, as
   SQLite's writer does) and first/last widened, or created when not found.
+A request looks up all its edges before it changes any: a vertex's query in JanusGraph also
+filters, one by one, the relations that the transaction has added to the vertex, so a look-up
+after a thousand additions on the same vertex costs ~0.4 ms instead of ~50 µs (the writer sends
+these edges first in the transaction, grouped by source vertex, for the same reason).
 Each item carries the values a new element takes — the ones the `mergeV`/`mergeE` maps carried
 before, identity keys included — so reads and `gumshoe export` see the same elements.
 
@@ -72,16 +76,31 @@ int gumshoeWrite(Graph graph, List vs, List es, List us) {{
     Vertex out = end(graph, ends, r[0])
     out.addEdge((String) r[2], end(graph, ends, r[1]), keyValues((Map) r[3], 0))
   }}
+  // every look-up before any change: a vertex's query also filters the relations this
+  // transaction added to it, one by one (see the module's notes)
+  Edge[] stored = new Edge[us.size()]
+  int i = 0
   for (Object o in us) {{
     List r = (List) o
     JanusGraphVertex out = (JanusGraphVertex) end(graph, ends, r[0])
-    upsert(out, end(graph, ends, r[1]), (String) r[2], (Map) r[3])
+    stored[i++] = lookup(out, end(graph, ends, r[1]), (String) r[2], (Map) r[3])
+  }}
+  i = 0
+  for (Object o in us) {{
+    List r = (List) o
+    Edge e = stored[i++]
+    if (e == null) {{
+      Vertex out = end(graph, ends, r[0])
+      out.addEdge((String) r[2], end(graph, ends, r[1]), keyValues((Map) r[3], 0))
+    }} else {{
+      addInto(e, (Map) r[3])
+    }}
   }}
   return vs.size() + es.size() + us.size()
 }}
 
 @groovy.transform.CompileStatic
-void upsert(JanusGraphVertex out, Vertex inV, String label, Map p) {{
+Edge lookup(JanusGraphVertex out, Vertex inV, String label, Map p) {{
   JanusGraphVertexQuery query = (JanusGraphVertexQuery) out.query().labels(label)
       .direction(Direction.OUT).adjacent(inV).has('q', p.get('q'))
   Object hour = p.get('hour')
@@ -89,11 +108,11 @@ void upsert(JanusGraphVertex out, Vertex inV, String label, Map p) {{
     query = (JanusGraphVertexQuery) query.has('hour', ((Number) hour).longValue())
   }}
   Iterator<? extends Edge> found = query.edges().iterator()
-  if (!found.hasNext()) {{
-    out.addEdge(label, inV, keyValues(p, 0))
-    return
-  }}
-  Edge e = found.next()
+  return found.hasNext() ? found.next() : null
+}}
+
+@groovy.transform.CompileStatic
+void addInto(Edge e, Map p) {{
   if (p.containsKey('first')) {{
     long first = ((Number) p.get('first')).longValue()
     long last = ((Number) p.get('last')).longValue()

@@ -25,13 +25,14 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
+from operator import itemgetter
 from typing import Any
 
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
 from gremlin_python.process.traversal import Merge, P, T
 
-from graph.batch import LedgerEntry, VertexDelta, WriteBatch
+from graph.batch import EdgeDelta, LedgerEntry, VertexDelta, WriteBatch
 from graph.janusgraph_create import (
     BINDINGS,
     CONTENDED,
@@ -159,16 +160,21 @@ def requests(
         merge = vertex_merge(label)
         for chunk in chunks(rows):
             yield merge, list(chunk)
-    pending: dict[str, list[list[Any]]] = {CREATE_EDGES: [], UPSERT_EDGES: []}
+    # The edges to look up go first, grouped by source vertex: the script's look-up on a vertex
+    # also scans every relation the transaction has added to it so far (graph.janusgraph_create)
+    creates: list[tuple[str, str, EdgeDelta]] = []
+    upserts: list[tuple[str, str, EdgeDelta]] = []
     for ed in batch.edges:
         src, dst = id_of(ed.src), id_of(ed.dst)
-        kind = CREATE_EDGES if src in new or dst in new else UPSERT_EDGES
-        items = pending[kind]
-        items.extend(edge_items(graph, ed, src, dst))
-        if len(items) >= SCRIPT_CHUNK:
-            yield kind, items
-            pending[kind] = []
-    for kind, items in pending.items():
+        (creates if src in new or dst in new else upserts).append((src, dst, ed))
+    upserts.sort(key=itemgetter(0))
+    for kind, edges in ((UPSERT_EDGES, upserts), (CREATE_EDGES, creates)):
+        items: list[list[Any]] = []
+        for src, dst, ed in edges:
+            items.extend(edge_items(graph, ed, src, dst))
+            if len(items) >= SCRIPT_CHUNK:
+                yield kind, items
+                items = []
         if items:
             yield kind, items
     for chunk in chunks(ledger):

@@ -135,6 +135,28 @@ def _path(step: object) -> str:
     return step if isinstance(step, str) else getattr(step, "__name__", repr(step))
 
 
+def test_edges_to_look_up_go_first_grouped_by_source_vertex() -> None:
+    # (the script's look-up on a vertex also scans the relations the transaction has added to
+    # it: edges are looked up before any is added, and each vertex's together)
+    graph = "arn:aws:detective:us-east-1:123456789012:graph:" + "c" * 32
+    batch = _batch(graph, 3000, seed=4)
+    ids = sorted(_ids(batch))
+    new = set(ids[::3])  # a third of the vertices are new: edges of both kinds
+    edge_requests = [
+        (step, items)
+        for step, items in writes.requests(batch, [], new)
+        if step in (writes.CREATE_EDGES, writes.UPSERT_EDGES)
+    ]
+    kinds = [step for step, _ in edge_requests]
+    assert writes.CREATE_EDGES in kinds and kinds.count(writes.UPSERT_EDGES) > 1
+    assert kinds == sorted(kinds, key=lambda k: k != writes.UPSERT_EDGES)  # upserts first
+    upserts = [
+        item for step, items in edge_requests if step == writes.UPSERT_EDGES for item in items
+    ]
+    assert [src for src, *_ in upserts] == sorted(src for src, *_ in upserts)
+    assert not {src for src, *_ in upserts} & new and not {dst for _, dst, *_ in upserts} & new
+
+
 def test_an_element_created_meanwhile_rolls_back_and_merges(
     janusgraph: tuple[JanusGraphStore, SqliteStore, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
