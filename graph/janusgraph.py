@@ -63,6 +63,9 @@ _SHUTTING_DOWN = (
     # a NullPointerException in JanusGraph's schema cache is the same closing graph, seen from
     # another thread
     "Cannot invoke",
+    # the storage driver's session (Cassandra's) closed under a request while the server stops
+    # (seen on CQL, a look-up in the write script)
+    "Session is closed",
     # elements of a transaction invalidated under it while the server restarts (seen on CQL);
     # the write rolls back, and retrying it in a fresh transaction is safe: the ledger decides
     "was removed",

@@ -56,6 +56,7 @@ def test_requests_the_server_always_refuses_are_not(error: GremlinServerError) -
         "Graph has been shut down",
         'Cannot invoke "org.janusgraph.graphdb.types.TypeDefinitionMap.getValue()"',
         "Vertex with id 123 was removed",
+        "java.lang.IllegalStateException: Session is closed",
     ],
 )
 def test_a_server_shutting_down_is_a_lost_connection(message: str) -> None:
