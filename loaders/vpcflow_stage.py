@@ -99,27 +99,27 @@ def _ingress(ids: I64, n: I64) -> Bools:
     (of this file), ties going to the private address, then to the destination."""
     direction = ids[:, _DIRECTION]
     inferred = direction == INFERRED
+    ingress: Bools = direction == INGRESS
     if not inferred.any():
-        ingress: Bools = direction == INGRESS
         return ingress
-    eni, src, dst = ids[:, _ENI], ids[:, _SRC], ids[:, _DST]
+    # only the inferred entries: each one's (interface, address) pairs are among `pairs`
+    rows = np.flatnonzero(inferred)
+    eni, src, dst = ids[rows, _ENI], ids[rows, _SRC], ids[rows, _DST]
     width = len(VOCABS["srcaddr"].values)
-    with_src, with_dst = eni * width + src, eni * width + dst
-    pairs = np.concatenate((with_src[inferred], with_dst[inferred]))
-    known, which = np.unique(pairs, return_inverse=True)
-    weight = n[inferred]
+    pairs = np.concatenate((eni * width + src, eni * width + dst))
+    _known, which = np.unique(pairs, return_inverse=True)
+    which = which.reshape(-1)
+    weight = n[rows]
     seen = np.bincount(which, weights=np.concatenate((weight, weight))).astype(np.int64)
-    in_src = seen[np.searchsorted(known, with_src).clip(max=len(known) - 1)]
-    in_dst = seen[np.searchsorted(known, with_dst).clip(max=len(known) - 1)]
+    in_src, in_dst = seen[which[: len(rows)]], seen[which[len(rows) :]]
     dst_local = in_dst > in_src
-    tie = inferred & (in_src == in_dst)
-    if tie.any():
+    tie = np.flatnonzero(in_src == in_dst)
+    if len(tie):
         addresses = VOCABS["srcaddr"].values
-        rows = np.flatnonzero(tie)
-        src_private = np.array([_private(addresses[i]) for i in src[rows].tolist()], dtype=bool)
-        dst_private = np.array([_private(addresses[i]) for i in dst[rows].tolist()], dtype=bool)
-        dst_local[rows] = dst_private | ~src_private
-    ingress = np.where(inferred, dst_local, direction == INGRESS)
+        src_private = np.array([_private(addresses[i]) for i in src[tie].tolist()], dtype=bool)
+        dst_private = np.array([_private(addresses[i]) for i in dst[tie].tolist()], dtype=bool)
+        dst_local[tie] = dst_private | ~src_private
+    ingress[rows] = dst_local
     return ingress
 
 
