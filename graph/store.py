@@ -199,9 +199,9 @@ class GraphReads(Protocol):
 class GraphStore(GraphReads, Protocol):
     uri: str
     # Edge-hour rows that one write() is best given, for writers free to choose (a loader's
-    # batches of VPC flows, which stay compact arrays until written). SQLite's set-based upserts
-    # cost less per row the larger the batch; JanusGraph's upsert look-ups inside a transaction
-    # cost more per edge the larger it grows.
+    # batches of VPC flows, which stay compact arrays until written). Larger batches write each
+    # flow fewer times; the bound is what the backend holds well in one transaction (JanusGraph
+    # keeps a whole transaction in the server's heap).
     batch_rows_hint: int
 
     def close(self) -> None: ...
