@@ -82,7 +82,7 @@ def codes(columns: Sequence[I64]) -> I64:
             # hours are multiples of 3600: dividing by the common step keeps the product of the
             # radices small enough that a batch's keys rarely need renumbering (np.unique with
             # its inverse costs about two sorts of the rows)
-            step = int(np.gcd.reduce(digits))
+            step = _step(digits, high - low)
             if step > 1:
                 digits //= step
             radix = (high - low) // step + 1
@@ -98,6 +98,15 @@ def codes(columns: Sequence[I64]) -> I64:
         code = code * radix + digits
         span *= radix
     return code
+
+
+def _step(digits: I64, top: int) -> int:
+    """The greatest common divisor of `digits` (which include 0 and `top` > 0): guessed from a
+    few of them and checked with one remainder per row (a gcd per row costs several)."""
+    guess = int(np.gcd.reduce(np.append(digits[:64], top)))
+    if guess == 1 or not np.remainder(digits, guess).any():
+        return guess
+    return int(np.gcd.reduce(digits))
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +183,8 @@ class FlowTable:
         parts = _renumbered(self.parts)
         key = [np.concatenate([getattr(p, f) for p in parts]) for f in _KEYS]
         table = _stacked([p.table for p in parts])
-        # each part's sums fit int64 (vpcflow_stage checks); the batch's may not
-        if table.dtype != object and len(parts) > 1 and _float_sums(table) >= 2.0**62:
+        # each entry fits int64 (a file's sums, or Python ints); the sums of a key may not
+        if table.dtype != object and _float_sums(table) >= 2.0**62:
             table = table.astype(object)
         flows = first_seen(key)
         out = np.empty((len(flows), table.shape[1]), dtype=table.dtype)

@@ -58,35 +58,21 @@ def stage(
     sport, dport = ids[:, _SPORT], ids[:, _DPORT]
     local_port, remote_port = np.where(ingress, dport, sport), np.where(ingress, sport, dport)
     qualifier = _qualifier_codes(ids[:, _PROTO], local_port, remote_port, ingress, ids[:, _ACTION])
-    # one entry per flow key of the file (entries differing only in account, VPC, ... or raw
-    # spelling fold together), in first-seen order; files are summed per batch in
-    # loaders/vpcflow_batch.py
-    flow = (ids[:, _ENI], ids[:, _INSTANCE], hour, remote, qualifier)
-    flows = first_seen(flow)
+    # one entry per group of the file, in first-seen order: entries of one flow key (differing
+    # only in account, VPC, ... or raw spelling) are rare within a file, and the batch sums
+    # every flow key's entries anyway (loaders/vpcflow_batch.py), so they are not folded here
     packets, nbytes = g.packets[order], g.nbytes[order]
-    if packets.dtype != object and max(_float_sum(packets), _float_sum(nbytes)) >= 2.0**62:
-        packets, nbytes = packets.astype(object), nbytes.astype(object)  # sums past int64
     zero = np.zeros_like(nbytes)
-    table = np.empty((len(flows), len(COLUMNS)), dtype=nbytes.dtype)
-    for column, (values, reduce) in enumerate(
-        (
-            (np.where(ingress, nbytes, zero), np.add),
-            (np.where(ingress, zero, nbytes), np.add),
-            (np.where(ingress, packets, zero), np.add),
-            (np.where(ingress, zero, packets), np.add),
-            (n, np.add),
-            (first, np.minimum),
-            (last, np.maximum),
-        )
-    ):
-        table[:, column] = flows.reduce(reduce, values)
-    eni, instance, at, peer, qual = (k[flows.first] for k in flow)
-    deltas.flows.add(FlowPart(eni, instance, at, peer, qual, table, current_vocabs()))
+    table = np.empty((len(order), len(COLUMNS)), dtype=nbytes.dtype)
+    table[:, 0] = np.where(ingress, nbytes, zero)
+    table[:, 1] = np.where(ingress, zero, nbytes)
+    table[:, 2] = np.where(ingress, packets, zero)
+    table[:, 3] = np.where(ingress, zero, packets)
+    table[:, 4], table[:, 5], table[:, 6] = n, first, last
+    # (columns copied out: views would keep the file's whole id table alive in the batch)
+    eni, instance = ids[:, _ENI].copy(), ids[:, _INSTANCE].copy()
+    deltas.flows.add(FlowPart(eni, instance, hour, remote, qualifier, table, current_vocabs()))
     return _stage_interfaces(deltas.direct, ids, hour, n, first, last, account_hint, region_hint)
-
-
-def _float_sum(values: I64) -> float:
-    return float(np.sum(values, dtype=np.float64))
 
 
 def values_of(field: str, ids: I64) -> list[Value]:
