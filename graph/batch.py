@@ -197,8 +197,14 @@ class DeltaBuffer:
         if last > vd.last:
             vd.last = last
         if props:
-            vt = VERTEX_TYPES[ref.label]
             current = vd.props
+            # (every merge keeps a value it is given again: most writes repeat what is known)
+            for name, value in props.items():
+                if value is not None and current.get(name) != value:
+                    break
+            else:
+                return
+            vt = VERTEX_TYPES[ref.label]
             order = version_order(vt, current, props)  # before the version itself is merged
             for name, value in props.items():
                 if value is not None:

@@ -123,8 +123,15 @@ class Grouping:
 
     def reduce(self, ufunc: np.ufunc, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """`ufunc` over each group's values (along the first axis), groups in order."""
-        reduced: npt.NDArray[Any] = ufunc.reduceat(values[self.runs], self.starts)[self.seen]
-        return reduced
+        if values.ndim == 1:
+            reduced: npt.NDArray[Any] = ufunc.reduceat(values[self.runs], self.starts)[self.seen]
+            return reduced
+        # column by column: reduceat along the first axis of a 2-D array loops over the columns
+        # inside every group, twice as slow as one pass per column
+        out = np.empty((len(self), *values.shape[1:]), dtype=values.dtype)
+        for j in range(values.shape[1]):
+            out[:, j] = self.reduce(ufunc, values[:, j])
+        return out
 
 
 def first_seen(columns: Sequence[I64]) -> Grouping:
@@ -184,7 +191,7 @@ class FlowTable:
         key = [np.concatenate([getattr(p, f) for p in parts]) for f in _KEYS]
         table = _stacked([p.table for p in parts])
         # each entry fits int64 (a file's sums, or Python ints); the sums of a key may not
-        if table.dtype != object and _float_sums(table) >= 2.0**62:
+        if table.dtype != object and _sum_bound(table) >= 2.0**62:
             table = table.astype(object)
         flows = first_seen(key)
         out = np.empty((len(flows), table.shape[1]), dtype=table.dtype)
@@ -225,8 +232,12 @@ class FlowTable:
 _KEYS = ("eni", "instance", "hour", "remote", "qualifier")
 
 
-def _float_sums(table: npt.NDArray[Any]) -> float:
-    return float(np.sum(table[:, _SUM], axis=0, dtype=np.float64).max())
+def _sum_bound(table: npt.NDArray[Any]) -> float:
+    """An upper bound of the largest column sum (counters are never negative): the largest
+    value times the rows when that is safe enough, else the sums in float64."""
+    sums = table[:, _SUM]
+    bound = float(sums.max()) * len(sums) if len(sums) else 0.0
+    return bound if bound < 2.0**61 else float(np.sum(sums, axis=0, dtype=np.float64).max())
 
 
 def _stacked(tables: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:

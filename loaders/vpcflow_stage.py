@@ -212,15 +212,17 @@ def _stage_interface(
         "subnet_id": subnet,
         "region": region,
     }
+    # (d.count, not d.edge: each endpoint's observation is recorded once, here)
     d.vertex(nic, first, last, props)
     acct = VertexRef(ACCOUNT, account) if account else None
     if acct is not None:
-        d.edge(BELONGS_TO, nic, acct, first, (n,), last=last)
+        d.vertex(acct, first, last)
+        d.count(BELONGS_TO, nic, acct, "", first, last, (n,))
     if instance is None:
         return
     inst = VertexRef(INSTANCE, instance)
     arn = f"arn:aws:ec2:{region}:{account}:instance/{instance}" if region and account else None
     d.vertex(inst, first, last, {**props, "arn": arn})
-    d.edge(HAS_INTERFACE, inst, nic, first, (n,), last=last)
+    d.count(HAS_INTERFACE, inst, nic, "", first, last, (n,))
     if acct is not None:
-        d.edge(BELONGS_TO, inst, acct, first, (n,), last=last)
+        d.count(BELONGS_TO, inst, acct, "", first, last, (n,))

@@ -108,6 +108,18 @@ def test_sums_past_int64_across_files_stay_exact() -> None:
     assert row == [4 * big, 0, 4 * big, 0, 4, 0, 5]
 
 
+def test_sums_past_int64_within_one_file_stay_exact() -> None:
+    """A file's entries are staged unfolded: one part can hold a key whose sum needs Python
+    ints, with no second part to trigger the check."""
+    big = 3 * 2**60
+    table = FlowTable()
+    entry = ("eni-0a", None, 0, "198.51.100.7", 2, [big, 0, 0, big, 1], 0, 5)
+    part, _ = make_part([entry] * 4, huge=False)
+    table.add(part)
+    ((_, row),) = by_key(table).items()
+    assert row == [4 * big, 0, 0, 4 * big, 4, 0, 5]
+
+
 def test_compaction_bounds_the_staged_count() -> None:
     """Twenty files of the same five flows: the count the loader flushes on stays near five."""
     table = FlowTable(compact_from=8)
