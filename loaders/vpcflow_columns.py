@@ -241,11 +241,11 @@ def _array(values: Any) -> Any:
 
 def _counts(col: Any) -> tuple[I64, Bools]:
     """A column of non-negative integers: (values, whether each is plain digits)."""
-    values, good, _lengths, _first = _digits(col)
+    values, good, _lengths, _first = _digits(col, first=False)
     return values, good
 
 
-def _digits(col: Any) -> tuple[I64, Bools, I64, I64]:
+def _digits(col: Any, *, first: bool = True) -> tuple[I64, Bools, I64, I64]:
     """(values, plain: 1 to 18 ASCII digits, lengths, first bytes) of a binary column; values
     are 0 where not plain. Arrow's cast alone would also take "-5" or "0x10", int() does not."""
     n = len(col)
@@ -255,15 +255,18 @@ def _digits(col: Any) -> tuple[I64, Bools, I64, I64]:
     data = data if len(data) else np.zeros(1, dtype=np.uint8)
     lengths = np.diff(offsets).astype(np.int64)
     good = (lengths > 0) & (lengths <= _DIGITS)
-    starts = offsets[:-1].clip(max=len(data) - 1)
+    starts = offsets[:-1].clip(max=len(data) - 1) if first else None
     other = data - np.uint8(48) > 9
     if other.any():  # some value is not all digits: which ones (empty ones are not good anyway)
+        if starts is None:
+            starts = offsets[:-1].clip(max=len(data) - 1)
         good &= ~np.logical_or.reduceat(other, starts)
     if not good.all():
         col = pc.if_else(pa.array(good), col, _ZERO)
     values = _array(pc.cast(col, pa.int64())).astype(np.int64, copy=False)
-    first = np.where(lengths > 0, data[starts], -1).astype(np.int64)
-    return values, good, lengths, first
+    # (first bytes: only key fields need them, to tell "0..." and "-" apart)
+    heads = lengths if starts is None or not first else np.where(lengths > 0, data[starts], -1)
+    return values, good, lengths, heads.astype(np.int64, copy=False)
 
 
 # fields whose ids are their numbers (the decoders take exactly str(i) for i up to the limit)

@@ -14,9 +14,7 @@ See loaders/vpcflow_graph.py for the graph shape and how direction is inferred.
 from __future__ import annotations
 
 import ipaddress
-import operator
 from functools import lru_cache
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,9 +33,6 @@ if TYPE_CHECKING:
 (_ENI, _SRC, _DST, _SPORT, _DPORT, _PROTO, _ACTION, _ACCOUNT, _INSTANCE, _VPC, _SUBNET, _REGION,
  _DIRECTION) = range(len(KEY_FIELDS))  # fmt: skip
 _PORTS, _PROTOCOLS, _ACTIONS = (VOCABS[f].values for f in ("srcport", "protocol", "action"))
-# qualifier text by (protocol, local port, remote port, ingress, action) code: fixed ids
-_QUALIFIERS: dict[int, str] = {}
-_QUALIFIER_LIMIT = 250_000
 # the texts of each part of a qualifier, by id (all fixed), for arrow to join
 _PARTS = tuple(
     pa.array(texts, pa.string())
@@ -130,27 +125,16 @@ def _qualifier_codes(proto: I64, local: I64, remote: I64, ingress: Bools, action
 
 
 def qualifier_texts(codes: I64) -> list[str]:
-    """`<protocol>/<local port>/<remote port>/<direction>/<action>` of qualifier codes."""
-    texts = _QUALIFIERS
-    found = list(map(texts.get, codes.tolist()))
-    if None in found:
-        if len(texts) > _QUALIFIER_LIMIT:
-            texts.clear()
-        missing = np.flatnonzero(list(map(operator.is_, found, repeat(None))))
-        code = codes[missing]
-        code, action = np.divmod(code, 3)
-        code, ingress = np.divmod(code, 2)
-        code, remote = np.divmod(code, 65537)
-        proto, local = np.divmod(code, 65537)
-        # new qualifiers are many (fresh ephemeral ports): joined by arrow, not one by one
-        parts = zip(_PARTS, (proto, local, remote, ingress, action), strict=True)
-        joined = pc.binary_join_element_wise(*(t.take(i) for t, i in parts), "/")
-        made = joined.to_numpy(zero_copy_only=False).tolist()
-        texts.update(zip(codes[missing].tolist(), made, strict=True))
-        every = np.array(found, dtype=object)
-        every[missing] = made
-        found = every.tolist()
-    return found  # type: ignore[return-value]  # every None was filled
+    """`<protocol>/<local port>/<remote port>/<direction>/<action>` of qualifier codes, joined
+    by arrow (most are new: fresh ephemeral ports; a cache of texts cost more than it saved)."""
+    code, action = np.divmod(codes, 3)
+    code, ingress = np.divmod(code, 2)
+    code, remote = np.divmod(code, 65537)
+    proto, local = np.divmod(code, 65537)
+    parts = zip(_PARTS, (proto, local, remote, ingress, action), strict=True)
+    joined = pc.binary_join_element_wise(*(t.take(i) for t, i in parts), "/")
+    texts: list[str] = joined.to_numpy(zero_copy_only=False).tolist()
+    return texts
 
 
 def _stage_interfaces(
