@@ -13,6 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ _INSERT_HOURS = {
     for width in range(1, MAX_COUNTERS + 1)
 }
 
+_EDGE_KEY = itemgetter(0, 1, 2, 3)
 _UPSERT_HOURS = (
     "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
     " SELECT s.id, h.hour, h.c0, h.c1, h.c2, h.c3 FROM temp.staged_hours h"
@@ -362,15 +364,20 @@ class SqliteStore(SqliteReads, SqliteMembership):
     ) -> None:
         """Stage the batch's edges in temp tables, then upsert them with two set statements,
         so that matching staged rows to edge ids happens inside SQLite, not row by row here."""
-        staged: list[tuple[Any, ...]] = []
-        hours: dict[int, list[tuple[int, ...]]] = {}  # by counter width
-        for n, ed in enumerate(edges):
+        keyed: list[tuple[int, str, int, str, EdgeDelta]] = []
+        for ed in edges:
             try:
-                src, dst = ids[ed.src], ids[ed.dst]
+                keyed.append((ids[ed.src], ed.label, ids[ed.dst], ed.qualifier, ed))
             except KeyError as missing:
                 missing_end = f"{ed.label} edge endpoint {missing} is not in the batch"
                 raise ValueError(missing_end) from None
-            staged.append((n, ed.label, src, dst, ed.qualifier, ed.first, ed.last))
+        # in the order of the edges' unique index: each insert and look-up lands next to the
+        # one before (the same reason VPC flows come sorted: loaders/vpcflow_batch.py)
+        keyed.sort(key=_EDGE_KEY)
+        staged: list[tuple[Any, ...]] = []
+        hours: dict[int, list[tuple[int, ...]]] = {}  # by counter width
+        for n, (src, label, dst, qualifier, ed) in enumerate(keyed):
+            staged.append((n, label, src, dst, qualifier, ed.first, ed.last))
             for hour, counts in ed.hours.items():
                 rows = hours.get(len(counts))
                 if rows is None:

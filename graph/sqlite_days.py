@@ -110,9 +110,9 @@ def write(
         cell = deltas[(src, label, day, dst)]
         for h, counts in _unpack(label, blob).items():
             _add(cell, h, counts)
-    con.executemany(
+    con.executemany(  # in primary key order: each insert lands next to the one before
         "INSERT OR REPLACE INTO day_series(src, label, day, dst, counts) VALUES (?, ?, ?, ?, ?)",
-        [(*key, _pack(key[1], cell)) for key, cell in deltas.items()],
+        [(*key, _pack(key[1], deltas[key])) for key in sorted(deltas)],
     )
 
 
