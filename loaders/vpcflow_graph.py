@@ -47,7 +47,7 @@ from loaders.cloudtrail import RecordError
 from loaders.collector import collector_paused
 from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
-from loaders.vpcflow_batch import FlowTable, first_seen
+from loaders.vpcflow_batch import FlowTable, by_key
 from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
@@ -353,8 +353,10 @@ def expand_flows(
                 tuple(kept(c) for c in counts),
             )
         )  # fmt: skip
-    # one bump per (remote address, hour), in the order the flows first name them
-    bumps = first_seen([flows.remote, flows.hour])
+    # one bump per (remote address, hour), in address id order: new IpAddress vertices then
+    # get ids in the order the flows name them (sorted by address id within an interface), and
+    # the store inserts each flow edge next to the one before in the (src, label, dst, ...) index
+    bumps = by_key([flows.remote, flows.hour])
     n, start, end = (
         bumps.reduce(reduce, flows.table[:, column]).tolist()
         for column, reduce in ((4, np.add), (5, np.minimum), (6, np.maximum))

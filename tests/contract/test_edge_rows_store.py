@@ -106,6 +106,13 @@ def test_edge_rows_counters_saturate(store: GraphStore) -> None:
          "cannot join"),
         (EdgeRows(FLOW, ENI, IP, [NICS[0]], [PEERS[0]], ["q"], [H + 1], [H + 1], [H + 1],
                   ([1],) * 4), "bad hourly row"),
+        # the second row: first before its hour; last before first; a float hour off the hour
+        (EdgeRows(FLOW, ENI, IP, [NICS[0]] * 2, [PEERS[0]] * 2, ["q", "r"], [H, H], [H, H - 1],
+                  [H, H], ([1, 1],) * 4), f"bad hourly row for FLOW: {H} {H - 1} {H}"),
+        (EdgeRows(FLOW, ENI, IP, [NICS[0]] * 2, [PEERS[0]] * 2, ["q", "r"], [H, H], [H, H + 9],
+                  [H, H + 8], ([1, 1],) * 4), f"bad hourly row for FLOW: {H} {H + 9} {H + 8}"),
+        (EdgeRows(FLOW, ENI, IP, [NICS[0]] * 2, [PEERS[0]] * 2, ["q", "r"], [H, H + 0.5],
+                  [H + 1] * 2, [H + 1] * 2, ([1, 1],) * 4), "bad hourly row"),
         (EdgeRows(FLOW, ENI, IP, [NICS[0]], [PEERS[0]], ["q"], [H], [H], [H], ([1],) * 3),
          "counter columns"),
         (EdgeRows(FLOW, ENI, IP, [NICS[0]], [PEERS[0]], ["q", "r"], [H], [H], [H], ([1],) * 4),
