@@ -141,10 +141,12 @@ class Grouping:
         return out
 
 
-def first_seen(columns: Sequence[I64]) -> Grouping:
-    """The rows grouped by their values in `columns`, groups in first-seen order."""
+def first_seen(columns: Sequence[I64], seq: I64 | None = None) -> Grouping:
+    """The rows grouped by their values in `columns`, groups in first-seen order: of their
+    least row, or of their least `seq` when given (rows in any order)."""
     runs, starts, heads = segments(codes(columns))
-    seen = np.argsort(heads)
+    least = heads if seq is None else np.minimum.reduceat(seq[runs], starts)
+    seen = np.argsort(least, kind="stable")
     return Grouping(runs, starts, seen, heads[seen])
 
 

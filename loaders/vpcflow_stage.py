@@ -45,20 +45,20 @@ def stage(
 ) -> tuple[str | None, str | None]:
     """Merge a file's groups into `deltas` (flows, and interfaces into `deltas.direct`);
     returns the account and region of the first record (else the hints)."""
-    order = np.argsort(g.seq, kind="stable")
-    ids, hour, n = g.ids[order], g.hour[order], g.n[order]
-    first, last = g.first[order], g.last[order]
+    # (entries in any order: the batch sorts flows by key, and interfaces are put in first-seen
+    # order by their least position in the file)
+    ids, hour, n, first, last = g.ids, g.hour, g.n, g.first, g.last
     ingress = _ingress(ids, n)
     remote = np.where(ingress, ids[:, _SRC], ids[:, _DST])
     sport, dport = ids[:, _SPORT], ids[:, _DPORT]
     local_port, remote_port = np.where(ingress, dport, sport), np.where(ingress, sport, dport)
     qualifier = _qualifier_codes(ids[:, _PROTO], local_port, remote_port, ingress, ids[:, _ACTION])
-    # one entry per group of the file, in first-seen order: entries of one flow key (differing
-    # only in account, VPC, ... or raw spelling) are rare within a file, and the batch sums
-    # every flow key's entries anyway (loaders/vpcflow_batch.py), so they are not folded here
-    packets, nbytes = g.packets[order], g.nbytes[order]
+    # one entry per group of the file: entries of one flow key (differing only in account,
+    # VPC, ... or raw spelling) are rare within a file, and the batch sums every flow key's
+    # entries anyway (loaders/vpcflow_batch.py), so they are not folded here
+    packets, nbytes = g.packets, g.nbytes
     zero = np.zeros_like(nbytes)
-    table = np.empty((len(order), len(COLUMNS)), dtype=nbytes.dtype)
+    table = np.empty((len(g), len(COLUMNS)), dtype=nbytes.dtype)
     table[:, 0] = np.where(ingress, nbytes, zero)
     table[:, 1] = np.where(ingress, zero, nbytes)
     table[:, 2] = np.where(ingress, packets, zero)
@@ -67,7 +67,7 @@ def stage(
     # (columns copied out: views would keep the file's whole id table alive in the batch)
     eni, instance = ids[:, _ENI].copy(), ids[:, _INSTANCE].copy()
     deltas.flows.add(FlowPart(eni, instance, hour, remote, qualifier, table, current_vocabs()))
-    return _stage_interfaces(deltas.direct, ids, hour, n, first, last, account_hint, region_hint)
+    return _stage_interfaces(deltas.direct, g, account_hint, region_hint)
 
 
 def values_of(field: str, ids: I64) -> list[Value]:
@@ -138,24 +138,18 @@ def qualifier_texts(codes: I64) -> list[str]:
 
 
 def _stage_interfaces(
-    d: DeltaBuffer,
-    ids: I64,
-    hour: I64,
-    n: I64,
-    first: I64,
-    last: I64,
-    account_hint: str | None,
-    region_hint: str | None,
+    d: DeltaBuffer, g: Groups, account_hint: str | None, region_hint: str | None
 ) -> tuple[str | None, str | None]:
     """The interfaces, their instances and accounts, once per (interface context, hour), in
-    first-seen order (entries are in it already)."""
+    first-seen order (of the least position of their entries in the file)."""
+    ids, hour, n, first, last = g.ids, g.hour, g.n, g.first, g.last
     accounts, regions = VOCABS["account-id"], VOCABS["region"]
     account = ids[:, _ACCOUNT]
     account = np.where(account == accounts.id(None), accounts.id(account_hint), account)
     region = ids[:, _REGION]
     region = np.where(region == regions.id(None), regions.id(region_hint), region)
     columns = [ids[:, _ENI], ids[:, _INSTANCE], account, ids[:, _VPC], ids[:, _SUBNET], region]
-    groups = first_seen([*columns, hour])
+    groups = first_seen([*columns, hour], g.seq)
     totals = groups.reduce(np.add, n)
     firsts = groups.reduce(np.minimum, first)
     lasts = groups.reduce(np.maximum, last)

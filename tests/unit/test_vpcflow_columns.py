@@ -233,3 +233,12 @@ def test_the_order_of_first_records_decides_interface_properties() -> None:
     assert direct is not None
     (nic,) = [v for v in direct.vertices if v.key == "eni-1"]
     assert nic.props["vpc_id"] == "vpc-b"
+    # the same two ids the other way round: now vpc-b's id (given above) sorts first, and the
+    # file's first record still decides
+    swapped = (
+        data.replace(b"vpc-a", b"vpc-?").replace(b"vpc-b", b"vpc-a").replace(b"vpc-?", b"vpc-b")
+    )
+    _, _, direct, _ = assert_same(swapped)
+    assert direct is not None
+    (nic,) = [v for v in direct.vertices if v.key == "eni-1"]
+    assert nic.props["vpc_id"] == "vpc-a"
