@@ -48,7 +48,7 @@ _SRC, _DST = KEY_FIELDS.index("srcaddr"), KEY_FIELDS.index("dstaddr")
 @dataclass(slots=True)
 class Groups:
     """Aggregated records, one entry per distinct (key ids, hour); `seq` is the position of the
-    entry's first record in its file, so that entries can be staged in first-seen order."""
+    entry's first record in its file, so that interfaces can be staged in first-seen order."""
 
     ids: I64  # (entries, len(KEY_FIELDS)): Vocab ids, in KEY_FIELDS order
     hour: I64

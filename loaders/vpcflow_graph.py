@@ -5,7 +5,7 @@ batch (`CloudTrailDeltas.flows`), so a corrupt tail stages nothing. Text and Par
 split, validated and aggregated column-wise (loaders/vpcflow_columns.py); the rows the arrays
 cannot vouch for, and JSON records, take the per-record loop below, one dict operation per record
 with fields validated once per distinct raw tuple. Both kinds of aggregates are then staged
-together in first-seen order (loaders/vpcflow_stage.py).
+together (loaders/vpcflow_stage.py), interfaces in first-seen order.
 
 Graph shape (see graph/model.py):
 - FLOW NetworkInterface → remote IpAddress, counted per hour with bytes_in, bytes_out,

@@ -1,12 +1,13 @@
 """VPC flow groups → staged flows: direction, qualifier and rollup keys with array operations.
 
-A file's aggregates (`Groups`: from the columnar path and from the per-record path alike) are
-put in first-seen order, each gets its direction, remote address and qualifier as arrays, and
-the file's flows go to the batch as arrays too (`CloudTrailDeltas.flows`, loaders/vpcflow_batch.py);
-Python touches each of a file's interfaces once per hour, and qualifier texts are made once per
-batch (`qualifier_texts`).
-The first-seen order is the order the per-record loader always staged in: interface properties
-keep their first value (Merge.FIRST), so the order is part of the graph.
+A file's aggregates (`Groups`: from the columnar path and from the per-record path alike) each
+get their direction, remote address and qualifier as arrays, and the file's flows go to the batch
+as arrays too (`CloudTrailDeltas.flows`, loaders/vpcflow_batch.py), in any order: the batch sums
+and sorts them by key. Python touches each of a file's interfaces once per hour, and qualifier
+texts are made once per batch (`qualifier_texts`).
+Interfaces are staged in first-seen order (by the least position of their entries), the order
+the per-record loader always staged in: their properties keep their first value (Merge.FIRST),
+so that order is part of the graph.
 
 See loaders/vpcflow_graph.py for the graph shape and how direction is inferred.
 """
