@@ -217,22 +217,30 @@ def aggregate(layout: Layout, split: Split, base: int) -> Block:
     both = pa.concat_arrays([columns[layout.src], columns[layout.dst]])
     addresses = _ids("srcaddr", both)
     ids[:, _SRC], ids[:, _DST] = addresses[:n], addresses[n:]
+    good &= addresses[:n] != BAD
+    good &= addresses[n:] != BAD
     for j, pos in enumerate(layout.keys):
-        if j not in (_SRC, _DST):
-            ids[:, j] = layout.absent[j] if pos is None else _ids(KEY_FIELDS[j], columns[pos])
-    good &= (ids != BAD).all(axis=1)
+        if j in (_SRC, _DST):
+            continue
+        if pos is None:
+            ids[:, j] = layout.absent[j]  # (a field the format lacks: never BAD)
+        else:
+            ids[:, j] = column = _ids(KEY_FIELDS[j], columns[pos])
+            good &= column != BAD
     fallback |= use & ~good
     use &= good
     records = n - int(np.count_nonzero(fallback))  # the per-record path counts the others
-    rows = np.flatnonzero(use)
     groups = None
-    if len(rows):
+    if use.all():  # (the usual block: no row to leave out, nothing to gather)
+        groups = _group(ids, start - start % 3600, packets, nbytes, start, end, base + lines)
+    elif use.any():
+        rows = np.flatnonzero(use)
         hour = start[rows] - start[rows] % 3600
         groups = _group(
             ids[rows], hour, packets[rows], nbytes[rows], start[rows], end[rows], base + lines[rows]
         )
     back = sorted([*lines[fallback].tolist(), *odd]) if odd else lines[fallback].tolist()
-    return Block(groups, back, records, skipped, len(rows), split.span)
+    return Block(groups, back, records, skipped, int(np.count_nonzero(use)), split.span)
 
 
 def _array(values: Any) -> Any:
