@@ -29,7 +29,7 @@ from graph.batch import (
     validate_batch,
     version_order,
 )
-from graph.model import COUNTER_MAX, MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
+from graph.model import COUNTER_MAX, EDGE_TYPES, MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
 from graph.sqlite_membership import SqliteMembership
 from graph.sqlite_reads import SaturatingSum, SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION, edges_of_graph
@@ -380,11 +380,12 @@ class SqliteStore(SqliteReads, SqliteMembership):
         hours: dict[int, list[tuple[int, ...]]] = {}  # by counter width
         for n, (src, label, dst, qualifier, ed) in enumerate(keyed):
             staged.append((n, label, src, dst, qualifier, ed.first, ed.last))
-            for hour, counts in ed.hours.items():
-                rows = hours.get(len(counts))
-                if rows is None:
-                    rows = hours[len(counts)] = []
-                rows.append((n, hour, *counts))
+            # (validate_batch made every hour of a label carry its counters: one width per edge)
+            width = len(EDGE_TYPES[label].counters)
+            rows = hours.get(width)
+            if rows is None:
+                rows = hours[width] = []
+            rows.extend([(n, hour, *counts) for hour, counts in ed.hours.items()])
         con.execute(_STAGE_EDGES)
         con.execute(_STAGE_HOURS)
         con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", staged)
