@@ -143,6 +143,12 @@ def merge_prop(merge: Merge, old: Scalar, new: Scalar, order: int = 0) -> Scalar
     return new if new > old else old  # type: ignore[operator]
 
 
+def repeats(old: dict[str, Scalar], new: dict[str, Scalar]) -> bool:
+    """Whether every value of `new` is already in `old`: merging it then changes nothing (every
+    merge keeps a value it is given again), and most writes repeat what is known."""
+    return all(value is None or old.get(name) == value for name, value in new.items())
+
+
 def version_order(vt: VertexType, old: dict[str, Scalar], new: dict[str, Scalar]) -> int:
     """How a write's version compares with the stored one (see Merge.NEWEST): a write without
     a version counts as older, so it only fills unknown values."""
@@ -198,11 +204,7 @@ class DeltaBuffer:
             vd.last = last
         if props:
             current = vd.props
-            # (every merge keeps a value it is given again: most writes repeat what is known)
-            for name, value in props.items():
-                if value is not None and current.get(name) != value:
-                    break
-            else:
+            if repeats(current, props):
                 return
             vt = VERTEX_TYPES[ref.label]
             order = version_order(vt, current, props)  # before the version itself is merged

@@ -10,6 +10,7 @@ only ever grow outwards (min/max in SQL), and it is dropped whenever anything wa
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from graph.batch import (
     VertexDelta,
     WriteBatch,
     merge_prop,
+    repeats,
     validate_batch,
     version_order,
 )
@@ -427,21 +429,14 @@ _PROPS = msgspec.json.Encoder(order="sorted")
 def _props_json(props: dict[str, Scalar]) -> str:
     # (msgspec: a quarter of json.dumps's time; the text is only ever parsed back)
     kept = {k: v for k, v in props.items() if v is not None}
-    try:
-        return _PROPS.encode(kept).decode()
-    except OverflowError:  # an int past 64 bits: json takes any
-        return json.dumps(kept, sort_keys=True)
+    if any(type(v) is float and not math.isfinite(v) for v in kept.values()):
+        return json.dumps(kept, sort_keys=True)  # NaN and infinities: msgspec writes null
+    return _PROPS.encode(kept).decode()
 
 
 def _merged(label: str, old: dict[str, Scalar], new: dict[str, Scalar]) -> dict[str, Scalar] | None:
     """The merged properties, or None when `new` changes nothing."""
-    if not new:
-        return None
-    # (every merge keeps a value it is given again: most writes repeat what is stored)
-    for name, value in new.items():
-        if value is not None and old.get(name) != value:
-            break
-    else:
+    if repeats(old, new):  # (also when `new` is empty)
         return None
     vt = VERTEX_TYPES[label]
     order = version_order(vt, old, new)

@@ -90,16 +90,13 @@ def write(
         if ed.label not in DAY_LABELS:
             continue
         src, dst, label = ids[ed.src], ids[ed.dst], ed.label
-        for hour, counts in ed.hours.items():  # (_add inlined: once per hourly row of the batch)
+        for hour, counts in ed.hours.items():
             day = hour - hour % DAY
             key = (src, label, day, dst)
-            h = (hour - day) // HOUR
             cell = deltas.get(key)
             if cell is None:
-                deltas[key] = {h: counts}
-                continue
-            old = cell.get(h)
-            cell[h] = counts if old is None else [a + b for a, b in zip(old, counts, strict=True)]
+                cell = deltas[key] = {}
+            _add(cell, (hour - day) // HOUR, counts)
     if not deltas:
         return
     # CROSS JOIN: look each key up in the primary key instead of scanning the table

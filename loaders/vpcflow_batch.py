@@ -64,11 +64,17 @@ def segments(code: I64) -> tuple[I64, I64, I64]:
     come in no particular order, so reductions over them must not depend on it); `starts` are
     the positions in it where each run of one code begins; `heads`, each run's least row.
     (A stable sort would give the heads for free, at four times the cost of the sort.)"""
+    order, starts = _runs(code)
+    heads = np.minimum.reduceat(order, starts) if len(order) else order
+    return order, starts, heads
+
+
+def _runs(code: I64) -> tuple[I64, I64]:
+    """(order, starts) of `segments`, without the heads."""
     order = np.argsort(code)
     ordered = code[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    heads = np.minimum.reduceat(order, starts) if len(order) else order
-    return order, starts, heads
+    return order, starts
 
 
 def codes(columns: Sequence[I64]) -> I64:
@@ -123,7 +129,7 @@ class Grouping:
     runs: I64  # the rows, sorted by key
     starts: I64  # where each group begins in `runs`
     seen: I64 | None  # groups (in key order) in the order of their first rows
-    first: I64  # a row of each group, in that order (with `seen`, its first row)
+    first: I64  # a row of each group, in that order (with `seen`, its least row)
 
     def __len__(self) -> int:
         return len(self.first)
@@ -153,10 +159,7 @@ def first_seen(columns: Sequence[I64], seq: I64 | None = None) -> Grouping:
 def by_key(columns: Sequence[I64]) -> Grouping:
     """The rows grouped by their values in `columns`, groups in the order of those values (the
     first column most significant)."""
-    code = codes(columns)
-    runs = np.argsort(code)
-    ordered = code[runs]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    runs, starts = _runs(codes(columns))
     return Grouping(runs, starts, None, runs[starts])
 
 

@@ -249,13 +249,14 @@ def _array(values: Any) -> Any:
 
 def _counts(col: Any) -> tuple[I64, Bools]:
     """A column of non-negative integers: (values, whether each is plain digits)."""
-    values, good, _lengths, _first = _digits(col, first=False)
+    values, good, _lengths, _first = _digits(col, heads=False)
     return values, good
 
 
-def _digits(col: Any, *, first: bool = True) -> tuple[I64, Bools, I64, I64]:
+def _digits(col: Any, *, heads: bool = True) -> tuple[I64, Bools, I64, I64 | None]:
     """(values, plain: 1 to 18 ASCII digits, lengths, first bytes) of a binary column; values
-    are 0 where not plain. Arrow's cast alone would also take "-5" or "0x10", int() does not."""
+    are 0 where not plain. Arrow's cast alone would also take "-5" or "0x10", int() does not.
+    The first bytes (None unless `heads`) are for key fields, to tell "0..." and "-" apart."""
     n = len(col)
     offsets = np.frombuffer(col.buffers()[1], dtype=np.int32)[col.offset : col.offset + n + 1]
     buffer = col.buffers()[2]
@@ -263,18 +264,16 @@ def _digits(col: Any, *, first: bool = True) -> tuple[I64, Bools, I64, I64]:
     data = data if len(data) else np.zeros(1, dtype=np.uint8)
     lengths = np.diff(offsets).astype(np.int64)
     good = (lengths > 0) & (lengths <= _DIGITS)
-    starts = offsets[:-1].clip(max=len(data) - 1) if first else None
+    starts = offsets[:-1].clip(max=len(data) - 1)
     other = data - np.uint8(48) > 9
     if other.any():  # some value is not all digits: which ones (empty ones are not good anyway)
-        if starts is None:
-            starts = offsets[:-1].clip(max=len(data) - 1)
         good &= ~np.logical_or.reduceat(other, starts)
     if not good.all():
         col = pc.if_else(pa.array(good), col, _ZERO)
     values = _array(pc.cast(col, pa.int64())).astype(np.int64, copy=False)
-    # (first bytes: only key fields need them, to tell "0..." and "-" apart)
-    heads = lengths if starts is None or not first else np.where(lengths > 0, data[starts], -1)
-    return values, good, lengths, heads.astype(np.int64, copy=False)
+    if not heads:
+        return values, good, lengths, None
+    return values, good, lengths, np.where(lengths > 0, data[starts], -1).astype(np.int64)
 
 
 # fields whose ids are their numbers (the decoders take exactly str(i) for i up to the limit)
@@ -292,6 +291,7 @@ def _ids(field: str, col: Any) -> I64:
     if numbered is not None:
         limit, absent = numbered
         values, good, lengths, first = _digits(col)
+        assert first is not None  # (asked for)
         canonical = good & ((lengths == 1) | (first != ord("0"))) & (values <= limit)
         dash = (lengths == 1) & (first == ord("-"))
         numbers: I64 = np.where(canonical, values, np.where(dash, absent, BAD))
