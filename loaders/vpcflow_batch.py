@@ -78,8 +78,9 @@ def _runs(code: I64) -> tuple[I64, I64]:
 
 
 def codes(columns: Sequence[I64]) -> I64:
-    """One int64 per row, equal for two rows exactly when all their columns are: a mixed-radix
-    number over the columns, renumbered densely whenever it would outgrow int64."""
+    """One int64 per row, equal for two rows exactly when all their columns are, and ordered as
+    the rows are (the first column most significant: `by_key` relies on it): a mixed-radix
+    number over the columns, renumbered densely (in order) whenever it would outgrow int64."""
     n = len(columns[0]) if columns else 0
     code = np.zeros(n, dtype=np.int64)
     span = 1

@@ -176,10 +176,11 @@ column_values = st.one_of(
 @given(st.integers(1, 20).flatmap(
     lambda n: st.lists(column_values.map(lambda v: (v * n)[:n]), min_size=1, max_size=6)
 ))  # fmt: skip
-def test_codes_are_equal_exactly_when_the_rows_are(columns: list[list[int]]) -> None:
+def test_codes_are_equal_and_ordered_exactly_as_the_rows_are(columns: list[list[int]]) -> None:
     arrays = [np.array(c, dtype=np.int64) for c in columns]
     code = codes(arrays).tolist()
     rows = list(zip(*columns, strict=True))
     for i in range(len(rows)):
         for j in range(len(rows)):
             assert (code[i] == code[j]) == (rows[i] == rows[j]), (rows[i], rows[j])
+            assert (code[i] < code[j]) == (rows[i] < rows[j]), (rows[i], rows[j])
