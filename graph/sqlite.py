@@ -32,6 +32,7 @@ from graph.batch import (
     version_order,
 )
 from graph.model import COUNTER_MAX, EDGE_TYPES, MAX_COUNTERS, VERTEX_TYPES, Scalar, VertexRef
+from graph.sqlite_bulk import insert_rows
 from graph.sqlite_membership import SqliteMembership
 from graph.sqlite_reads import SaturatingSum, SqliteReads
 from graph.sqlite_schema import DDL, PRAGMAS, SCHEMA_VERSION, edges_of_graph
@@ -50,12 +51,12 @@ _STAGE_HOURS = (
     " c0 INTEGER DEFAULT 0, c1 INTEGER DEFAULT 0, c2 INTEGER DEFAULT 0, c3 INTEGER DEFAULT 0)"
 )
 # a label's hourly rows bind only its counters (the others default to 0: fewer parameters)
-_INSERT_HOURS = {
-    width: f"INSERT INTO temp.staged_hours(n, hour{''.join(f', c{i}' for i in range(width))})"
-    f" VALUES (?, ?{', ?' * width})"
+_HOURS_INTO = {
+    width: f"temp.staged_hours(n, hour{''.join(f', c{i}' for i in range(width))})"
     for width in range(1, MAX_COUNTERS + 1)
 }
 
+_EDGES_INTO = "temp.staged_edges(n, label, src, dst, qualifier, first, last)"
 _EDGE_KEY = itemgetter(0, 1, 2, 3)
 _UPSERT_HOURS = (
     "INSERT INTO edge_hours(edge, hour, c0, c1, c2, c3)"
@@ -240,10 +241,11 @@ class SqliteStore(SqliteReads, SqliteMembership):
             ids = self._write_vertices(con, gid, batch.vertices)
             self._write_edges(con, gid, batch.edges, ids)
             sqlite_rows.write_rows(con, gid, batch.rows, ids)
-            con.executemany(
-                "INSERT OR REPLACE INTO ledger(graph, source, version, size, status, kind,"
-                " records, loaded, skipped, errors, loaded_at, hint)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_rows(
+                con,
+                "ledger(graph, source, version, size, status, kind, records, loaded, skipped,"
+                " errors, loaded_at, hint)",
+                12,
                 [
                     (
                         gid,
@@ -261,6 +263,8 @@ class SqliteStore(SqliteReads, SqliteMembership):
                     )
                     for e in batch.ledger
                 ],
+                len(batch.ledger),
+                verb="INSERT OR REPLACE",
             )
             self._add_volume(con, gid, batch.volume)
             con.execute("COMMIT")
@@ -390,16 +394,16 @@ class SqliteStore(SqliteReads, SqliteMembership):
             rows.extend([(n, hour, *counts) for hour, counts in ed.hours.items()])
         con.execute(_STAGE_EDGES)
         con.execute(_STAGE_HOURS)
-        con.executemany("INSERT INTO temp.staged_edges VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", staged)
+        insert_rows(con, _EDGES_INTO, 7, staged, len(staged))
         try:
             for width, rows in hours.items():
-                con.executemany(_INSERT_HOURS[width], rows)
+                insert_rows(con, _HOURS_INTO[width], 2 + width, rows, len(rows))
         except OverflowError:
             # a counter past int64 (sums of huge but valid inputs): saturate, never fail the batch
             con.execute("DELETE FROM temp.staged_hours")
             for width, rows in hours.items():
                 clamped = [(n, h, *(min(v, COUNTER_MAX) for v in c)) for n, h, *c in rows]
-                con.executemany(_INSERT_HOURS[width], clamped)
+                insert_rows(con, _HOURS_INTO[width], 2 + width, clamped, len(clamped))
         con.execute(
             "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
             " SELECT ?, label, src, dst, qualifier, first, last FROM temp.staged_edges WHERE true"

@@ -24,6 +24,7 @@ import numpy as np
 from graph.batch import EdgeDelta
 from graph.membership import DAY
 from graph.model import CALLED, COUNTER_MAX, EDGE_TYPES, HOUR, VertexRef
+from graph.sqlite_bulk import insert_rows
 from graph.store import hour_columns
 
 # Only what reads need: `series_by_other` over CALLED, from the caller's side.
@@ -110,9 +111,13 @@ def write(
         cell = deltas[(src, label, day, dst)]
         for h, counts in _unpack(label, blob).items():
             _add(cell, h, counts)
-    con.executemany(  # in primary key order: each insert lands next to the one before
-        "INSERT OR REPLACE INTO day_series(src, label, day, dst, counts) VALUES (?, ?, ?, ?, ?)",
+    insert_rows(  # in primary key order: each insert lands next to the one before
+        con,
+        "day_series(src, label, day, dst, counts)",
+        5,
         [(*key, _pack(key[1], deltas[key])) for key in sorted(deltas)],
+        len(deltas),
+        verb="INSERT OR REPLACE",
     )
 
 

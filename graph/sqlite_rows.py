@@ -1,6 +1,6 @@
 """SQLite: writing EdgeRows (graph/edge_rows.py), hourly edge counts given column by column.
 
-The rows go to one temp table by one executemany of zipped columns (no Python object per edge),
+The rows go to one temp table from zipped columns, 64 to a statement (graph/sqlite_bulk.py),
 and two set statements do the rest inside SQLite: every row upserts its edge (a row of an edge
 already there, stored or earlier in the batch, only widens its first/last observed: cheaper than
 grouping the rows first, since most edges have one row); then every row is added into
@@ -16,13 +16,14 @@ from itertools import repeat
 
 from graph.edge_rows import EdgeRows
 from graph.model import COUNTER_MAX, MAX_COUNTERS, VertexRef
+from graph.sqlite_bulk import insert_rows
 
 _STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS staged_rows (label TEXT, src INTEGER, dst INTEGER,"
     " qualifier TEXT, hour INTEGER, first INTEGER, last INTEGER,"
     " c0 INTEGER, c1 INTEGER, c2 INTEGER, c3 INTEGER)"
 )
-_INSERT = "INSERT INTO temp.staged_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_WIDTH = 11
 # WHERE true: SQLite's upsert after a SELECT needs it to parse ON CONFLICT
 _EDGES = (
     "INSERT INTO edges(graph, label, src, dst, qualifier, first, last)"
@@ -69,13 +70,15 @@ def _stage(con: sqlite3.Connection, rows: EdgeRows, ids: Mapping[VertexRef, int]
     before = con.execute("SELECT coalesce(max(rowid), 0) FROM temp.staged_rows").fetchone()[0]
     try:
         # (not strict: the label and the padding repeat; validate_batch checked the lengths)
-        con.executemany(_INSERT, zip(*columns, *rows.counts, *pad, strict=False))
+        staged = zip(*columns, *rows.counts, *pad, strict=False)
+        insert_rows(con, "temp.staged_rows", _WIDTH, staged, len(src))
     except OverflowError:
         # a counter past int64 (sums of huge but valid inputs): saturate, never fail the batch
         # (the block's rows before the bad one are staged already: they go first)
         con.execute("DELETE FROM temp.staged_rows WHERE rowid > ?", (before,))
         clamped = [[min(c, COUNTER_MAX) for c in column] for column in rows.counts]
-        con.executemany(_INSERT, zip(*columns, *clamped, *pad, strict=False))
+        staged = zip(*columns, *clamped, *pad, strict=False)
+        insert_rows(con, "temp.staged_rows", _WIDTH, staged, len(src))
 
 
 def _ids_of(
