@@ -281,7 +281,8 @@ class SqliteStore(SqliteReads, SqliteMembership):
     def _check_ledger(con: sqlite3.Connection, gid: int, entries: Sequence[LedgerEntry]) -> None:
         # one statement for the whole batch (a batch can hold tens of thousands of small objects);
         # CROSS JOIN keeps the planner from scanning the graph's whole ledger per entry
-        wanted = json.dumps([[e.source, e.version] for e in entries])
+        # (text, not bytes: SQLite would read a blob as JSONB)
+        wanted = msgspec.json.encode([[e.source, e.version] for e in entries]).decode()
         done = [
             r[0]
             for r in con.execute(

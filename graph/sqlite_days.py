@@ -12,13 +12,14 @@ retention and graph deletion trim them in theirs, so they always equal the sums 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
+from itertools import chain, repeat
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from graph.batch import EdgeDelta
@@ -85,40 +86,109 @@ def _add(into: dict[int, Sequence[int]], hour: int, counts: Sequence[int]) -> No
 def write(
     con: sqlite3.Connection, edges: Sequence[EdgeDelta], ids: Mapping[VertexRef, int]
 ) -> None:
-    """Add a batch's deltas to the day rows it touches (inside the writer's transaction)."""
-    deltas: dict[Key, dict[int, Sequence[int]]] = {}
-    for ed in edges:
-        if ed.label not in DAY_LABELS:
-            continue
-        src, dst, label = ids[ed.src], ids[ed.dst], ed.label
-        for hour, counts in ed.hours.items():
-            day = hour - hour % DAY
-            key = (src, label, day, dst)
-            cell = deltas.get(key)
-            if cell is None:
-                cell = deltas[key] = {}
-            _add(cell, (hour - day) // HOUR, counts)
-    if not deltas:
-        return
+    """Add a batch's deltas to the day rows it touches (inside the writer's transaction).
+
+    Column by column: a CloudTrail batch holds about 100k hourly CALLED counts, and a Python
+    loop folding them into day cells one by one was a tenth of the store's write."""
+    for label in sorted(DAY_LABELS):
+        entries = _entries(label, [ed for ed in edges if ed.label == label], ids)
+        if entries is not None:
+            _write_label(con, label, entries)
+
+
+# (src, day, dst, hour of the day, counters (n, width)): one entry per counted hour
+_Entries = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _entries(
+    label: str, edges: Sequence[EdgeDelta], ids: Mapping[VertexRef, int]
+) -> _Entries | None:
+    if not edges:
+        return None
+    per_edge = np.fromiter((len(ed.hours) for ed in edges), np.int64, len(edges))
+    total = int(per_edge.sum())
+    hour = np.fromiter(chain.from_iterable([ed.hours for ed in edges]), np.int64, total)
+    width = _width(label)
+    values = [ed.hours.values() for ed in edges]
+    try:
+        flat = np.fromiter(
+            chain.from_iterable(chain.from_iterable(values)), np.int64, total * width
+        )
+    except OverflowError:  # deltas past int64 (sums of huge but valid inputs): clamped later
+        flat = np.array(list(chain.from_iterable(chain.from_iterable(values))), dtype=object)
+    counts = flat.reshape(total, width)
+    src = np.repeat(np.fromiter((ids[ed.src] for ed in edges), np.int64, len(edges)), per_edge)
+    dst = np.repeat(np.fromiter((ids[ed.dst] for ed in edges), np.int64, len(edges)), per_edge)
+    day = hour - hour % DAY
+    return src, day, dst, (hour - day) // HOUR, counts
+
+
+def _write_label(con: sqlite3.Connection, label: str, new: _Entries) -> None:
+    src, day, dst, hod, counts = _sorted(*new)
+    row = _starts(src, day, dst)
+    keys = np.stack([src[row], day[row], dst[row]], axis=1)
     # CROSS JOIN: look each key up in the primary key instead of scanning the table
     found = con.execute(
-        "SELECT d.src, d.label, d.day, d.dst, d.counts FROM json_each(?) j CROSS JOIN day_series d"
-        " ON d.src = j.value ->> 0 AND d.label = j.value ->> 1 AND d.day = j.value ->> 2"
-        " AND d.dst = j.value ->> 3",
-        (json.dumps(list(deltas)),),
+        "SELECT d.src, d.day, d.dst, d.counts FROM json_each(?) j CROSS JOIN day_series d"
+        " ON d.src = j.value ->> 0 AND d.label = ? AND d.day = j.value ->> 1"
+        " AND d.dst = j.value ->> 2",
+        (msgspec.json.encode(keys.tolist()).decode(), label),
+    ).fetchall()
+    if found:
+        stored = [np.frombuffer(r[3], dtype=_dtype(label)) for r in found]
+        lengths = [len(e) for e in stored]
+        old = np.concatenate(stored)
+        src = np.concatenate([src, np.repeat([r[0] for r in found], lengths)])
+        day = np.concatenate([day, np.repeat([r[1] for r in found], lengths)])
+        dst = np.concatenate([dst, np.repeat([r[2] for r in found], lengths)])
+        hod = np.concatenate([hod, old["h"].astype(np.int64)])
+        counts = np.concatenate([counts, old["c"].astype(counts.dtype)])
+        src, day, dst, hod, counts = _sorted(src, day, dst, hod, counts)
+        row = _starts(src, day, dst)
+    if counts.dtype != object and counts.size and int(counts.max()) > COUNTER_MAX // len(counts):
+        counts = counts.astype(object)  # sums could pass int64: exact, then clamped
+    cell = row.copy()
+    cell[1:] |= hod[1:] != hod[:-1]
+    starts = np.flatnonzero(cell)
+    summed = np.minimum(np.add.reduceat(counts, starts, axis=0), COUNTER_MAX)  # saturate
+    packed = np.empty(len(starts), dtype=_dtype(label))
+    packed["h"] = hod[starts]
+    packed["c"] = summed.astype(np.int64)
+    blob = packed.tobytes()
+    size = packed.dtype.itemsize
+    first = np.flatnonzero(row[starts])  # each day row's first entry among the summed ones
+    bounds = [*(first * size).tolist(), len(blob)]
+    rows = zip(
+        src[starts[first]].tolist(),
+        repeat(label),
+        day[starts[first]].tolist(),
+        dst[starts[first]].tolist(),
+        (blob[a:b] for a, b in zip(bounds, bounds[1:], strict=False)),
+        strict=False,
     )
-    for src, label, day, dst, blob in found:
-        cell = deltas[(src, label, day, dst)]
-        for h, counts in _unpack(label, blob).items():
-            _add(cell, h, counts)
-    insert_rows(  # in primary key order: each insert lands next to the one before
+    insert_rows(
         con,
         "day_series(src, label, day, dst, counts)",
         5,
-        [(*key, _pack(key[1], deltas[key])) for key in sorted(deltas)],
-        len(deltas),
+        rows,
+        len(first),
         verb="INSERT OR REPLACE",
     )
+
+
+def _sorted(*columns: np.ndarray) -> _Entries:
+    """The entries (src, day, dst, hour of the day, counts) in primary key order, each day
+    row's hours ascending."""
+    src, day, dst, hod, counts = columns
+    order = np.lexsort((hod, dst, day, src))
+    return src[order], day[order], dst[order], hod[order], counts[order]
+
+
+def _starts(src: np.ndarray, day: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Of sorted entries: True where a day row (src, day, dst) starts."""
+    start = np.ones(len(src), dtype=bool)
+    start[1:] = (src[1:] != src[:-1]) | (day[1:] != day[:-1]) | (dst[1:] != dst[:-1])
+    return start
 
 
 def unique_pairs(nears: np.ndarray, fars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
