@@ -97,6 +97,30 @@ def test_edge_rows_counters_saturate(store: GraphStore) -> None:
     assert got == {"q": (COUNTER_MAX, 2, 0, 10), "r": (2, COUNTER_MAX, 0, 0)}
 
 
+def test_a_counter_past_int64_late_in_a_long_block_saturates_only_its_row(
+    store: GraphStore,
+) -> None:
+    # SQLite stages rows in groups: the rows before the one that overflows are staged already
+    # when it fails, and must not be counted twice when the block is staged again saturated
+    nic, peer = VertexRef(ENI, NICS[0]), VertexRef(IP, PEERS[0])
+    n, big_at = 150, 130
+    buf = DeltaBuffer()
+    buf.vertex(nic, H + 1)
+    buf.vertex(peer, H + 1)
+    ones = [1] * n
+    buf.add_rows(
+        EdgeRows(FLOW, ENI, IP, [nic.key] * n, [peer.key] * n, [f"q{i}" for i in range(n)],
+                 [H] * n, [H + 1] * n, [H + 1] * n,
+                 ([2**64 if i == big_at else 1 for i in range(n)], ones, ones, ones))
+    )  # fmt: skip
+    store.write(buf.take(GRAPH, []))
+    got = {
+        n.qualifier: n.counts
+        for n in store.neighbours(GRAPH, [nic], FLOW, direction=Direction.OUT)[nic]
+    }
+    assert got == {f"q{i}": (COUNTER_MAX if i == big_at else 1, 1, 1, 1) for i in range(n)}
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

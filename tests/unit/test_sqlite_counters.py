@@ -46,6 +46,32 @@ def test_a_batch_sum_past_int64_saturates(tmp_path: Path) -> None:
     store.close()
 
 
+def test_an_overflow_late_in_a_long_batch_counts_the_rows_before_it_once(
+    tmp_path: Path,
+) -> None:
+    # hourly rows are staged many to a statement: those before the overflowing one are staged
+    # already when it fails, and the batch is staged again saturated
+    store = SqliteStore(tmp_path / "s.db")
+    store.create_graph(GraphInfo(GRAPH, "111122223333", H))
+    buf = DeltaBuffer()
+    peers = [VertexRef(IP, f"198.51.100.{i}") for i in range(150)]
+    for i, peer in enumerate(peers):
+        big = (1 << 63) + 5 if i == 140 else i + 1
+        buf.edge(FLOW, NIC, peer, H + 5, (big, 1, 1, 1), qualifier="tcp/443/50000/out/ACCEPT")
+    _write(store, buf, "s3://b/one")
+    series = store.series(GRAPH, [NIC], FLOW, direction=Direction.OUT, start=H, end=H + 3600)
+    # summed over the peers, one of them saturated: saturated
+    ((hour, counts),) = series[NIC]
+    assert counts[1:] == (150, 150, 150)
+    assert counts[0] == INT64_MAX
+    got = {
+        n.ref.key: n.counts
+        for n in store.neighbours(GRAPH, [NIC], FLOW, direction=Direction.OUT)[NIC]
+    }
+    assert got == {p.key: (INT64_MAX if i == 140 else i + 1, 1, 1, 1) for i, p in enumerate(peers)}
+    store.close()
+
+
 def test_sums_across_batches_saturate_and_stay_integers(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.db")
     store.create_graph(GraphInfo(GRAPH, "111122223333", H))
