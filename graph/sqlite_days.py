@@ -42,8 +42,6 @@ CREATE TABLE IF NOT EXISTS day_series (
 ) WITHOUT ROWID;
 """
 
-Key = tuple[int, str, int, int]  # (src, label, day start, dst)
-
 
 @cache
 def _width(label: str) -> int:
@@ -53,19 +51,14 @@ def _width(label: str) -> int:
 @cache
 def _row(label: str, hours: int) -> struct.Struct:
     """A day row of `hours` entries: each the hour of the day, then the label's counters as
-    int64 (one struct call per row, not one per hour: the writer packs every row it touches)."""
+    int64 (one struct call per row, not one per hour: `rebuild` packs every row of a store)."""
     return struct.Struct("<" + ("B" + "q" * _width(label)) * hours)
 
 
 @cache
 def _dtype(label: str) -> np.dtype[np.void]:
+    """One entry of `_row`'s layout, for numpy (the writer packs rows with it, reads parse)."""
     return np.dtype([("h", "u1"), ("c", "<i8", (_width(label),))])
-
-
-def _unpack(label: str, blob: bytes) -> dict[int, list[int]]:
-    step = 1 + _width(label)
-    flat = _row(label, len(blob) // _dtype(label).itemsize).unpack(blob)
-    return {flat[i]: list(flat[i + 1 : i + step]) for i in range(0, len(flat), step)}
 
 
 def _pack(label: str, hours: Mapping[int, Sequence[int]]) -> bytes:
@@ -89,7 +82,7 @@ def write(
     """Add a batch's deltas to the day rows it touches (inside the writer's transaction).
 
     Column by column: a CloudTrail batch holds about 100k hourly CALLED counts, and a Python
-    loop folding them into day cells one by one was a tenth of the store's write."""
+    loop folding them into day cells one by one was a fifth of the store's write."""
     for label in sorted(DAY_LABELS):
         entries = _entries(label, [ed for ed in edges if ed.label == label], ids)
         if entries is not None:
