@@ -13,11 +13,9 @@ retention and graph deletion trim them in theirs, so they always equal the sums 
 from __future__ import annotations
 
 import sqlite3
-import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from itertools import chain, repeat
-from typing import Any
 
 import msgspec
 import numpy as np
@@ -29,6 +27,7 @@ from graph.sqlite_bulk import insert_rows
 from graph.store import hour_columns
 
 # Only what reads need: `series_by_other` over CALLED, from the caller's side.
+_REBUILD_CHUNK = 100_000  # hour rows folded at a time by `rebuild`
 DAY_LABELS = frozenset({CALLED})
 
 DDL = """
@@ -49,31 +48,10 @@ def _width(label: str) -> int:
 
 
 @cache
-def _row(label: str, hours: int) -> struct.Struct:
-    """A day row of `hours` entries: each the hour of the day, then the label's counters as
-    int64 (one struct call per row, not one per hour: `rebuild` packs every row of a store)."""
-    return struct.Struct("<" + ("B" + "q" * _width(label)) * hours)
-
-
-@cache
 def _dtype(label: str) -> np.dtype[np.void]:
-    """One entry of `_row`'s layout, for numpy (the writer packs rows with it, reads parse)."""
+    """One entry of a day row: the hour of the day, then the label's counters as int64 (the
+    writer packs rows with it, reads parse them)."""
     return np.dtype([("h", "u1"), ("c", "<i8", (_width(label),))])
-
-
-def _pack(label: str, hours: Mapping[int, Sequence[int]]) -> bytes:
-    flat: list[int] = []
-    for h in sorted(hours):
-        flat.append(h)
-        flat.extend(hours[h])
-    if max(flat) > COUNTER_MAX:  # sums of saturated counters saturate (hours are below 24)
-        flat = [min(v, COUNTER_MAX) for v in flat]
-    return _row(label, len(hours)).pack(*flat)
-
-
-def _add(into: dict[int, Sequence[int]], hour: int, counts: Sequence[int]) -> None:
-    old = into.get(hour)
-    into[hour] = counts if old is None else [a + b for a, b in zip(old, counts, strict=True)]
 
 
 def write(
@@ -240,48 +218,21 @@ def read(
     return pairs[found], counts[found]
 
 
-def rebuild(con: sqlite3.Connection, where: str = "true", args: Sequence[object] = ()) -> int:
+def rebuild(con: sqlite3.Connection, where: str = "true", args: Sequence[object] = ()) -> None:
     """Recompute the day rows holding the hours that match `where` (over `edges e` and
-    `edge_hours h`) from `edge_hours`, and return how many rows were written. The caller holds
-    the write transaction and has deleted the rows being replaced."""
-    labels = sorted(DAY_LABELS)
-    # ordered like the edges' unique index, so SQLite sorts nothing; the qualifiers of one
-    # (src, label, dst) are summed here (SQL's sum() fails past int64 where the writer saturates)
-    rows = con.execute(
-        "SELECT e.src, e.label, e.dst, h.hour, h.c0, h.c1, h.c2, h.c3"
-        " FROM edges e JOIN edge_hours h ON h.edge = e.id"
-        f" WHERE e.label IN ({','.join('?' * len(labels))}) AND {where}"
-        " ORDER BY e.src, e.label, e.dst",
-        (*labels, *args),
-    )
-    written = 0
-    for batch in _days(rows):
-        con.executemany(
-            "INSERT INTO day_series(src, label, day, dst, counts) VALUES (?, ?, ?, ?, ?)", batch
+    `edge_hours h`) from `edge_hours`, folded as the writer folds a batch. The caller holds the
+    write transaction and has deleted the rows being replaced."""
+    for label in sorted(DAY_LABELS):
+        counters = ", ".join(f"h.c{i}" for i in range(_width(label)))
+        # ordered like the edges' unique index, so SQLite sorts nothing and a day row rarely
+        # spans two chunks (one that does is merged by the look-up of the chunk after)
+        rows = con.execute(
+            f"SELECT e.src, e.dst, h.hour, {counters} FROM edges e JOIN edge_hours h"
+            f" ON h.edge = e.id WHERE e.label = ? AND {where} ORDER BY e.src, e.label, e.dst",
+            (label, *args),
         )
-        written += len(batch)
-    return written
-
-
-def _days(rows: Iterator[tuple[Any, ...]]) -> Iterator[list[tuple[object, ...]]]:
-    batch: list[tuple[object, ...]] = []
-    key: tuple[int, str, int] | None = None
-    days: dict[int, dict[int, Sequence[int]]] = {}
-
-    def flush() -> None:
-        if key is not None:
-            src, label, dst = key
-            batch.extend((src, label, day, dst, _pack(label, days[day])) for day in sorted(days))
-
-    for src, label, dst, hour, *counts in rows:
-        if (src, label, dst) != key:
-            flush()
-            if len(batch) >= 10_000:
-                yield batch
-                batch = []
-            key, days = (src, label, dst), {}
-        day = hour - hour % DAY
-        _add(days.setdefault(day, {}), (hour - day) // HOUR, counts[: _width(label)])
-    flush()
-    if batch:
-        yield batch
+        while chunk := rows.fetchmany(_REBUILD_CHUNK):
+            table = np.array(chunk, dtype=np.int64)
+            src, dst, hour = table[:, 0], table[:, 1], table[:, 2]
+            day = hour - hour % DAY
+            _write_label(con, label, (src, day, dst, (hour - day) // HOUR, table[:, 3:]))
