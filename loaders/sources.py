@@ -112,13 +112,36 @@ def iter_objects(inputs: Sequence[str], *, s3: Any = None) -> Iterator[SourceObj
 
 
 def _walk(directory: str) -> Iterator[SourceObject]:
+    """Depth first, each directory's entries in name order. One loop over a stack of listings
+    rather than a generator per directory: each object would otherwise pass up through one
+    generator per level (eight in CloudTrail's S3 layout)."""
+    stack = [_listing(directory)]
+    while stack:
+        for entry in stack[-1]:
+            if entry.is_dir():
+                stack.append(_listing(entry.path))
+                break  # descend; this listing resumes where it stopped once the child is done
+            if entry.is_file():
+                path = entry.path
+                st = entry.stat()
+                if path.endswith(_LOG_SUFFIXES):
+                    hint = f"{st.st_size}:{st.st_mtime_ns}"
+                    yield SourceObject(path, st.st_size, None, hint, partial(_open_file, path))
+                else:
+                    yield from _local_objects(path, st)
+        else:
+            stack.pop()
+
+
+def _listing(directory: str) -> Iterator[os.DirEntry[str]]:
     with os.scandir(directory) as it:
-        entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
-    for entry in entries:
-        if entry.is_dir():
-            yield from _walk(entry.path)
-        elif entry.is_file():
-            yield from _local_objects(entry.path, entry.stat())
+        entries = [e for e in it if not e.name.startswith(".")]
+    entries.sort(key=_entry_name)
+    return iter(entries)
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 # Names that are never archives: skip the magic-number peek for them (one open per file less).
