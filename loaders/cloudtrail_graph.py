@@ -205,7 +205,15 @@ class CloudTrailDeltas:
             ip = ips.ref(src_ip)
             if ip is not None:
                 keys.append((USED_IP, p, hour, ip, ""))
-                _bump(ip_hours, (ip.key, hour), n, first, last)
+                acc = ip_hours.get((ip.key, hour))
+                if acc is None:
+                    ip_hours[(ip.key, hour)] = [n, first, last]
+                else:
+                    acc[0] += n
+                    if first < acc[1]:
+                        acc[1] = first
+                    if last > acc[2]:
+                        acc[2] = last
             if agent:
                 ua = agents.get(agent)
                 if ua is None:
@@ -224,7 +232,15 @@ class CloudTrailDeltas:
                         row[2] = first
                     if last > row[3]:
                         row[3] = last
-            _bump(principal_hours, (p, hour), n, first, last)
+            acc = principal_hours.get((p, hour))
+            if acc is None:
+                principal_hours[(p, hour)] = [n, first, last]
+            else:
+                acc[0] += n
+                if first < acc[1]:
+                    acc[1] = first
+                if last > acc[2]:
+                    acc[2] = last
         count_from = out.count_from
         for (label, p, hour, ref, qualifier), (good, bad, first, last) in rows.items():
             count_from(label, p.targets, ref, qualifier, hour, first, last, (good, bad))
@@ -243,7 +259,14 @@ class CloudTrailDeltas:
                 for ref, props in p.vertices:
                     out.vertex(ref, first, last, props)
             for target in p.targets:
-                _bump(spans, target, 0, first, last)
+                span = spans.get(target)
+                if span is None:
+                    spans[target] = [0, first, last]
+                else:
+                    if first < span[1]:
+                        span[1] = first
+                    if last > span[2]:
+                        span[2] = last
             for label, src, dst in p.relations:
                 # both ends are among the principal's targets, whose spans are recorded above
                 out.count(label, src, dst, "", first, last, (n,))
@@ -257,16 +280,6 @@ class CloudTrailDeltas:
             out.vertex(ref, first, last)
         self.tuples = {}
         self.events = 0
-
-
-def _bump(table: dict[Any, list[int]], key: Any, n: int, first: int, last: int) -> None:
-    acc = table.get(key)
-    if acc is None:
-        table[key] = [n, first, last]
-    else:
-        acc[0] += n
-        acc[1] = min(acc[1], first)
-        acc[2] = max(acc[2], last)
 
 
 class _IpRefs:
