@@ -115,22 +115,28 @@ def read_events(stream: ByteStream, cursor: Cursor | None = None) -> Iterable[It
     """
     cursor = cursor or Cursor()
     head = stream.read(WHOLE_LIMIT + 1).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM
-    if len(head) <= WHOLE_LIMIT and first_byte(head) == ord("{"):
-        try:
-            records = _delivery.decode(head).Records
-        except DECODE_ERRORS:
-            pass
-        else:
-            cursor.where = None
-            return [
-                ev
-                if ev.eventName
-                and ev.eventSource
-                and (ev.eventTime or ev.timestamp or ev.p_event_time)
-                else _missing(ev, f"record {i}")
-                for i, ev in enumerate(records)
-            ]
+    items = delivery_items(head)
+    if items is not None:
+        cursor.where = None
+        return items
     return _read_events(stream, head, cursor)
+
+
+def delivery_items(data: bytes) -> list[Item] | None:
+    """The items of a whole S3 delivery object in one typed decode, or None when `data` is
+    something else (then `read_events` finds out what). An item's position is its index."""
+    if len(data) > WHOLE_LIMIT or first_byte(data) != ord("{"):
+        return None
+    try:
+        records = _delivery.decode(data).Records
+    except DECODE_ERRORS:
+        return None
+    return [
+        ev
+        if ev.eventName and ev.eventSource and (ev.eventTime or ev.timestamp or ev.p_event_time)
+        else _missing(ev, f"record {i}")
+        for i, ev in enumerate(records)
+    ]
 
 
 def _read_events(stream: ByteStream, head: bytes, cursor: Cursor) -> Iterator[Item]:
