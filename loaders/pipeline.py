@@ -109,6 +109,8 @@ class Loader:
             lambda: GraphTarget(store, self.options.graph, self.options.admin_account)
         )
         self.principals = Principals()
+        # the load's graphs (fixed once the target is known; a graph ensure() creates is not one)
+        self.universe = frozenset(g.arn for g in self.target.graphs)
         self.batch_flows = self.options.batch_flows or store.batch_rows_hint
         self.report = LoadReport(store=store.uri)
 
@@ -122,7 +124,7 @@ class Loader:
             if not item.startswith("s3://") and not Path(item).exists():
                 raise SourceError(f"{item}: no such file or directory")
         batch = self._new_batch()
-        universe = frozenset(g.arn for g in self.target.graphs)
+        universe = self.universe
         for chunk in _chunked(iter_objects(inputs, s3=self.s3), LEDGER_CHUNK):
             held = self._already_loaded(chunk)
             for obj in chunk:
@@ -192,7 +194,10 @@ class Loader:
             if result.loaded:
                 # an object already committed under another hint (touched, copied back) is
                 # caught by the ledger check inside the store's write transaction: see _flush
-                self._retry(lambda: self.target.ensure(result.first_account, result.first_region))
+                if self.target.arn is None:  # the first loaded object names the new graph
+                    self._retry(
+                        lambda: self.target.ensure(result.first_account, result.first_region)
+                    )
                 if result.first_account:
                     # a graph taking every account is not routed per record: the object's
                     # bytes count for its first record's account (one account per log file)
@@ -200,7 +205,7 @@ class Loader:
         if result.status is None:  # not a log file: nothing to record
             return
         batch.objects.append(obj)
-        batch.holders.append(frozenset(g.arn for g in self.target.graphs) - holders)
+        batch.holders.append(self.universe - holders)
         batch.ledger.append(
             LedgerEntry(
                 obj.uri,
@@ -351,7 +356,7 @@ class Loader:
                 r.partial_files -= e.status == "partial"
         redo = self._new_batch()
         if graph is not None:
-            others = frozenset(g.arn for g in self.target.graphs) - {graph}
+            others = self.universe - {graph}
             for obj, e, gs in zip(batch.objects, batch.ledger, batch.holders, strict=True):
                 if obj.uri not in loaded and graph in gs:
                     self._stage_routed(redo, obj, others, count=False)
