@@ -7,6 +7,7 @@ staging of a successful one into the current batch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import zipfile
@@ -89,11 +90,15 @@ class ReadOptions:
     flow_format: str | None = None  # VPC flow fields of files without a header line
 
 
+# (one per load's options, not one per object: frozen, so shared)
+_read_options = functools.cache(ReadOptions)
+
+
 def read_object(
     obj: SourceObject, into: CloudTrailDeltas, forced: str | None, flow_format: str | None = None
 ) -> ObjectResult:
     """Read `obj`, adding its records to `into` only if the object as a whole is usable."""
-    opts = ReadOptions(forced, flow_format)
+    opts = _read_options(forced, flow_format)
     res = ObjectResult(size=obj.size)
     try:
         raw = obj.opener()
@@ -135,8 +140,10 @@ def _read_small(
     the first event is yielded, so events go straight into the batch's staging."""
     gzipped = False
     try:
-        with contextlib.closing(raw):
+        try:
             data = _read_all(raw, obj.size)
+        finally:
+            raw.close()
         res.size = len(data)
         res.version = obj.version or f"sha256:{hashlib.sha256(data).hexdigest()}"
         gzipped = data[:2] == GZIP_MAGIC
