@@ -96,10 +96,13 @@ class CloudTrailDeltas:
         account_hint: str | None,
         errors: list[str],
         cursor: Cursor | None = None,
+        first: int = 0,
     ) -> Staged:
         """Stage a file's items (events, record errors, skipped records) in one tight loop.
 
-        Unusable events and record errors go to `errors` as "<where>: <message>"."""
+        Unusable events and record errors go to `errors` as "<where>: <message>": the cursor's
+        position, or else "record <i>" with i counted from `first` (the index of the first item
+        in its file, for a caller handing the items over one at a time)."""
         out = Staged()
         tuples = self.tuples
         principals = self.principals.cache
@@ -136,7 +139,10 @@ class CloudTrailDeltas:
                     prop = "created" if name == "CreateBucket" else "deleted"
                     self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
             except ValueError as e:
-                where = cursor if cursor and cursor.where is not None else f"record {records - 1}"
+                if cursor and cursor.where is not None:
+                    where: Cursor | str = cursor
+                else:
+                    where = f"record {first + records - 1}"
                 errors.append(f"{where}: {e}")
                 continue
             key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)

@@ -144,15 +144,17 @@ class RoutedStaging(CloudTrailDeltas):
         account_hint: str | None,
         errors: list[str],
         cursor: Cursor | None = None,
+        first: int = 0,
     ) -> Staged:
-        # one event at a time, so that the cursor still names the record an error is about
+        # one event at a time, so that the cursor (or the index handed on, when the items came
+        # as a list) still names the record an error is about
         total = Staged()
         principal_of = self.principals.get
         route = self.router.targets
-        for item in items:
+        for index, item in enumerate(items):
             one = (item,)
             if type(item) is not Event:
-                staged = super().add_all(one, account_hint, errors, cursor)
+                staged = super().add_all(one, account_hint, errors, cursor, first + index)
             else:
                 account = item.recipientAccountId or account_hint
                 if account is None:
@@ -165,7 +167,9 @@ class RoutedStaging(CloudTrailDeltas):
                     total.records += 1
                     total.skipped += 1
                     continue
-                staged = self.part(targets).add_all(one, account_hint, errors, cursor)
+                staged = self.part(targets).add_all(
+                    one, account_hint, errors, cursor, first + index
+                )
             total.records += staged.records
             total.loaded += staged.loaded
             total.skipped += staged.skipped

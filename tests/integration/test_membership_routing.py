@@ -266,3 +266,32 @@ def test_a_routed_graph_holds_what_a_load_of_its_records_alone_writes(
         assert report.graph is not None
         expected = export_text(single, report.graph).replace(report.graph, graph)
         assert export_text(store, graph) == expected
+
+
+@pytest.mark.parametrize("shape", ["delivery", "lines"])
+def test_routed_record_errors_name_the_record_as_a_single_graph_load_does(
+    tmp_path: Path, shape: str
+) -> None:
+    """Routed staging hands events over one at a time: an error must still name the record's
+    position in its file (every error once said "record 0" for a delivery object)."""
+    records = [
+        event("ListBuckets", "2025-12-30T09:00:01Z", account=B),
+        event("ListBuckets", "2025-12-30T09:00:02Z", account=C),
+        event("ListBuckets", "yesterday", account=B),
+        event("ListBuckets", "2025-12-30T09:00:03Z", account=C),
+        event("ListBuckets", "2025-12-30T25:00:00Z", account=C),
+    ]
+    data = (
+        delivery(records)
+        if shape == "delivery"
+        else "".join(json.dumps(r) + "\n" for r in records).encode()
+    )
+    f = write(tmp_path / "in" / "trail.json", data)
+    routed = SqliteStore(tmp_path / "routed.db")
+    two_graphs(routed)
+    report, _ = load(routed, [f])
+    single, _ = load(tmp_path / "single.db", [f])
+    where = ["record 2", "record 4"] if shape == "delivery" else ["line 3", "line 5"]
+    assert [e.split(": ")[1] for e in report.errors] == where
+    assert report.errors == single.errors
+    assert report.record_errors == single.record_errors == 2
