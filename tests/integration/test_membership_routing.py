@@ -295,3 +295,27 @@ def test_routed_record_errors_name_the_record_as_a_single_graph_load_does(
     assert [e.split(": ")[1] for e in report.errors] == where
     assert report.errors == single.errors
     assert report.record_errors == single.record_errors == 2
+
+
+def test_a_bad_event_of_an_account_in_no_graph_is_still_an_error(tmp_path: Path) -> None:
+    """As for flow records and findings: malformed is an error whatever the account; a good
+    event of such an account is skipped and counted by account."""
+    store = SqliteStore(tmp_path / "g.db")
+    g1, _ = two_graphs(store)
+    records = [
+        event("ListBuckets", "2025-12-30T09:00:01Z", account=B),
+        event("ListBuckets", "yesterday", account=D),
+        event("ListBuckets", "2025-12-30T09:00:02Z", account=D),
+        event("AssumeRole", "2025-12-30T09:00:03Z", account=D, source="sts.amazonaws.com"),
+    ]
+    f = write(tmp_path / "in" / "trail.json", delivery(records))
+
+    report, _ = load(store, [f])
+
+    assert [e.split(": ", 1)[1] for e in report.errors] == [
+        "record 1: not an ISO 8601 timestamp: 'yesterday'"
+    ]
+    assert (report.records, report.loaded, report.skipped) == (4, 1, 2)
+    assert report.skipped_accounts == {D: 2}
+    assert report.partial_files == 1
+    assert accounts_in(store, g1) == {B}
