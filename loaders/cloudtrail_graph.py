@@ -163,6 +163,31 @@ class CloudTrailDeltas:
         out.records, out.loaded, out.skipped = records, loaded, skipped
         return out
 
+    def check(
+        self,
+        ev: Event,
+        account_hint: str | None,
+        errors: list[str],
+        cursor: Cursor | None = None,
+        at: int = 0,
+    ) -> bool:
+        """Whether `add_all` would stage the event, without staging it: it makes the same checks
+        (time, identity, S3 request body, relationship bodies) and records the same error. For
+        events no graph takes, which are errors if malformed but otherwise skipped."""
+        try:
+            when = ev.eventTime or ev.timestamp or ev.p_event_time or ""
+            ts = parse_time(when)
+            p = self.principals.get(bytes(ev.userIdentity), ev.recipientAccountId or account_hint)
+            if ev.eventSource == "s3.amazonaws.com" and ev.requestParameters:
+                decode_body(params_decoder, ev.requestParameters, "requestParameters")
+            if ev.eventName in SPECIAL:
+                special(DeltaBuffer(), ev, p, ts, not ev.errorCode)
+        except ValueError as e:
+            where = cursor if cursor and cursor.where is not None else f"record {at}"
+            errors.append(f"{where}: {e}")
+            return False
+        return True
+
     def absorb(self, other: CloudTrailDeltas) -> None:
         mine = self.tuples
         for key, (n, first, last) in other.tuples.items():

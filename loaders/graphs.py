@@ -98,7 +98,6 @@ class RoutedStaging(CloudTrailDeltas):
         self.per_account: dict[str | None, int] = {}  # the current file's records, by account
         # ... of them, those no graph takes (not those only graphs holding the file take)
         self.dropped: dict[str | None, int] = {}
-        self._checks: CloudTrailDeltas | None = None  # see _check
 
     def part(self, targets: frozenset[str]) -> CloudTrailDeltas:
         found = self.parts.get(targets)
@@ -163,9 +162,10 @@ class RoutedStaging(CloudTrailDeltas):
                 self.per_account[account] = self.per_account.get(account, 0) + 1
                 targets = route(account) - self.exclude
                 if not targets:
-                    checked = self._check(item, account_hint, errors, cursor, first + index)
-                    if checked.records > checked.loaded:  # an error, whatever its account
-                        total.records += checked.records
+                    # a malformed record is an error whatever its account, as flow records and
+                    # findings are (their stagers parse before they route)
+                    if not self.check(item, account_hint, errors, cursor, first + index):
+                        total.records += 1
                         continue
                     if not route(account):  # else: in the graphs whose ledger has the file
                         self.dropped[account] = self.dropped.get(account, 0) + 1
@@ -181,27 +181,6 @@ class RoutedStaging(CloudTrailDeltas):
             if total.first_account is None:
                 total.first_account, total.first_region = staged.first_account, staged.first_region
         return total
-
-    def _check(
-        self,
-        event: Event,
-        account_hint: str | None,
-        errors: list[str],
-        cursor: Cursor | None,
-        at: int,
-    ) -> Staged:
-        """Stage an event no graph takes into a scratch staging, only to find out whether it is
-        malformed: a bad record is an error whatever its account, as flow records and findings
-        are (their stagers parse before they route)."""
-        scratch = self._checks
-        if scratch is None:
-            scratch = self._checks = CloudTrailDeltas(self.principals)
-        checked = scratch.add_all((event,), account_hint, errors, cursor, at)
-        scratch.tuples.clear()
-        scratch.events = 0
-        if len(scratch.direct):
-            scratch.direct = DeltaBuffer()
-        return checked
 
     def route_rest(self, account: str | None) -> frozenset[str]:
         """Move what was staged here (not per event) to the part of `account`'s targets;
