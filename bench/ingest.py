@@ -36,6 +36,8 @@ from typing import Any
 import msgspec
 from isal import igzip
 
+from bench.stage_clock import StageClock
+
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 TARGET_RATIO = 0.5
@@ -142,7 +144,7 @@ def _child(args: argparse.Namespace) -> int:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = SqliteStore(db)
     loader = Loader(store, LoadOptions())
-    stages = _StageClock(store)
+    stages = StageClock(store)
     began = time.perf_counter()
     if args.profile:
         import cProfile
@@ -180,41 +182,6 @@ def _child(args: argparse.Namespace) -> int:
     }
     print("GUMSHOE-BENCH " + json.dumps(out))
     return 0
-
-
-class _StageClock:
-    """CPU seconds of the load's stages, timed around the calls made once per batch (the
-    expansion of staged events into deltas and the store's write), so that timing adds nothing
-    per file or event; the rest is reading, decoding and staging, with listing and ledger
-    look-ups."""
-
-    def __init__(self, store: Any) -> None:
-        from loaders.cloudtrail_graph import CloudTrailDeltas
-
-        self.seconds = {"expand": 0.0, "store_write": 0.0, "read_decode_stage": 0.0}
-        self._began = time.process_time()
-        self._expand = CloudTrailDeltas.expand
-        CloudTrailDeltas.expand = self._timed("expand", self._expand)  # type: ignore[method-assign]
-        store.write = self._timed("store_write", store.write)
-
-    def _timed(self, stage: str, fn: Callable[..., None]) -> Callable[..., None]:
-        def timed(*args: Any) -> None:
-            began = time.process_time()
-            try:
-                fn(*args)
-            finally:
-                self.seconds[stage] += time.process_time() - began
-
-        return timed
-
-    def stop(self) -> None:
-        from loaders.cloudtrail_graph import CloudTrailDeltas
-
-        CloudTrailDeltas.expand = self._expand  # type: ignore[method-assign]
-        total = time.process_time() - self._began
-        self.seconds["read_decode_stage"] = (
-            total - self.seconds["expand"] - self.seconds["store_write"]
-        )
 
 
 def _status_kb(field: str) -> int:
