@@ -139,11 +139,7 @@ class CloudTrailDeltas:
                     prop = "created" if name == "CreateBucket" else "deleted"
                     self.direct.vertex(VertexRef(BUCKET, bucket), ts, ts, {prop: ts})
             except ValueError as e:
-                if cursor and cursor.where is not None:
-                    where: Cursor | str = cursor
-                else:
-                    where = f"record {first + records - 1}"
-                errors.append(f"{where}: {e}")
+                errors.append(f"{_where(cursor, first + records - 1)}: {e}")
                 continue
             key = (p, ts - ts % 3600, source, name, ev.sourceIPAddress, ev.userAgent, bucket, ok)
             acc = tuples.get(key)
@@ -183,8 +179,7 @@ class CloudTrailDeltas:
             if ev.eventName in SPECIAL:
                 special(DeltaBuffer(), ev, p, ts, not ev.errorCode)
         except ValueError as e:
-            where = cursor if cursor and cursor.where is not None else f"record {at}"
-            errors.append(f"{where}: {e}")
+            errors.append(f"{_where(cursor, at)}: {e}")
             return False
         return True
 
@@ -311,6 +306,11 @@ class CloudTrailDeltas:
             out.vertex(ref, first, last)
         self.tuples = {}
         self.events = 0
+
+
+def _where(cursor: Cursor | None, index: int) -> Cursor | str:
+    """Where a record error is: the cursor's position, or else the item's index in its file."""
+    return cursor if cursor and cursor.where is not None else f"record {index}"
 
 
 class _IpRefs:

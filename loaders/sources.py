@@ -124,9 +124,8 @@ def _walk(directory: str) -> Iterator[SourceObject]:
             if entry.is_file():
                 path = entry.path
                 st = entry.stat()
-                if path.endswith(_LOG_SUFFIXES):
-                    hint = f"{st.st_size}:{st.st_mtime_ns}"
-                    yield SourceObject(path, st.st_size, None, hint, partial(_open_file, path))
+                if path.endswith(_LOG_SUFFIXES):  # (no generator for the usual file)
+                    yield _local_file(path, st)
                 else:
                     yield from _local_objects(path, st)
         else:
@@ -149,14 +148,21 @@ _LOG_SUFFIXES = (".gz", ".json", ".jsonl", ".log", ".ndjson", ".parquet", ".txt"
 
 
 def _local_objects(uri: str, st: os.stat_result) -> Iterator[SourceObject]:
-    hint = f"{st.st_size}:{st.st_mtime_ns}"
     if not uri.endswith(_LOG_SUFFIXES):
         with open(uri, "rb") as f:
             magic = f.read(4)
         if magic == ZIP_MAGIC and zipfile.is_zipfile(uri):
-            yield from _zip_members(Path(uri), uri, hint)
+            yield from _zip_members(Path(uri), uri, _hint(st))
             return
-    yield SourceObject(uri, st.st_size, None, hint, partial(_open_file, uri))
+    yield _local_file(uri, st)
+
+
+def _local_file(uri: str, st: os.stat_result) -> SourceObject:
+    return SourceObject(uri, st.st_size, None, _hint(st), partial(_open_file, uri))
+
+
+def _hint(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _open_file(path: str) -> ByteStream:

@@ -19,16 +19,9 @@ from loaders.cloudtrail_graph import CloudTrailDeltas, Principals
 from loaders.geo import default_index
 from loaders.objects import ObjectResult, read_object
 from loaders.sources import iter_objects
+from tests.unit.test_cloudtrail_read import ALICE, DATASETS
 
-DATASETS = Path(__file__).parents[1] / "data" / "datasets"
 GRAPH = "arn:aws:detective:us-east-1:111122223333:graph:" + "d" * 32
-ALICE = {
-    "type": "IAMUser",
-    "principalId": "AIDAEXAMPLEALICE",
-    "arn": "arn:aws:iam::111122223333:user/alice",
-    "accountId": "111122223333",
-    "userName": "alice",
-}
 SESSION = {
     "type": "AssumedRole",
     "principalId": "AROAEXAMPLEROLE:s1",
