@@ -31,7 +31,8 @@ def detect(head: bytes) -> str | None:
     if not text:
         return None
     if text[:1] in (b"{", b"["):
-        if b'"digestStartTime"' in text and b'"eventName"' not in text:
+        # eventName first: CloudTrail has it near the start, digestStartTime would scan it all
+        if b'"eventName"' not in text and b'"digestStartTime"' in text:
             return DIGEST
         if _cloudtrail(text) or (b'\\"' in text and _cloudtrail(text.replace(b'\\"', b'"'))):
             return CLOUDTRAIL  # (envelopes may carry the event as a JSON string, quotes escaped)
