@@ -56,7 +56,7 @@ class EdgeDelta:
 
     def add(self, hour: int, first: int, last: int, counts: Iterable[int]) -> bool:
         """Widen first/last observed and add `counts` into the hour's row (a new row holds a
-        copy of them); True when the row is new. (DeltaBuffer.count and count_from, the
+        copy of them); True when the row is new. (DeltaBuffer.count and count_hours, the
         loaders' innermost loops, write this out instead of calling it.)"""
         if first < self.first:
             self.first = first
@@ -262,40 +262,49 @@ class DeltaBuffer:
             for i, c in enumerate(counts):
                 row[i] += c
 
-    def count_from(
+    def count_hours(
         self,
         label: str,
         sources: tuple[VertexRef, ...],
         dst: VertexRef,
         qualifier: str,
-        hour: int,
-        first: int,
-        last: int,
-        counts: tuple[int, int],
-    ) -> None:
-        """`count` of one two-counter observation in `hour` from each of `sources` (a principal
-        and its rollups): the loaders' innermost loop, kept free of per-edge calls."""
+        hours: dict[int, list[int]],
+    ) -> tuple[int, int]:
+        """`count` of two-counter observations, hour -> [count 0, count 1, first, last], from
+        each of `sources` (a principal and its rollups); returns their first and last observed.
+        The loaders' innermost loop: one edge look-up per source for all the hours of a batch,
+        and no per-edge calls."""
+        rows = iter(hours.values())
+        _, _, first, last = next(rows)
+        for _, _, f, la in rows:
+            if f < first:
+                first = f
+            if la > last:
+                last = la
         edges = self._edges
         for src in sources:
             key = (label, src, dst, qualifier)
             ed = edges.get(key)
             if ed is None:
                 edges[key] = EdgeDelta(
-                    label, src, dst, qualifier, first, last, {hour: list(counts)}
+                    label, src, dst, qualifier, first, last, {h: r[:2] for h, r in hours.items()}
                 )
-                self.hour_rows += 1
+                self.hour_rows += len(hours)
                 continue
             if first < ed.first:
                 ed.first = first
             if last > ed.last:
                 ed.last = last
-            row = ed.hours.get(hour)
-            if row is None:
-                ed.hours[hour] = [*counts]
-                self.hour_rows += 1
-            else:
-                row[0] += counts[0]
-                row[1] += counts[1]
+            counted = ed.hours
+            for h, r in hours.items():
+                row = counted.get(h)
+                if row is None:
+                    counted[h] = r[:2]
+                    self.hour_rows += 1
+                else:
+                    row[0] += r[0]
+                    row[1] += r[1]
+        return first, last
 
     def copy(self) -> DeltaBuffer:
         """An independent copy (a loader writing the same records into several graphs)."""

@@ -200,15 +200,16 @@ class CloudTrailDeltas:
     def expand(self, out: DeltaBuffer, geo: GeoIndex) -> None:
         """Write every staged observation into `out` and start empty again.
 
-        Tuples are first folded per relationship (a principal uses few IPs and user agents in an
-        hour, so USED_IP and USED_USER_AGENT compress well), then each folded row is counted for
-        the principal and every rollup at once.
+        Tuples are first folded per relationship and hour (a principal uses few IPs and user
+        agents in an hour, so USED_IP and USED_USER_AGENT compress well), then each
+        relationship's hours are counted for the principal and every rollup at once: one edge
+        look-up per rollup for all its hours (a relationship has about 7 hours in a batch).
         """
         out.absorb(self.direct)
         remotes = self.flows.remote_addresses()
         ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
-        # (label, principal, hour, target vertex, qualifier) -> [successes, failures, first, last]
-        rows: dict[tuple[Any, ...], list[int]] = {}
+        # (label, principal, target vertex, qualifier) -> hour -> [successes, failures, first, last]
+        rows: dict[tuple[Any, ...], dict[int, list[int]]] = {}
         principal_hours: dict[tuple[Principal, int], list[int]] = {}
         ip_hours: dict[tuple[str, int], list[int]] = {}
         # first/last observed of every endpoint, gathered once per folded row, not per edge
@@ -227,10 +228,10 @@ class CloudTrailDeltas:
                 api = apis[(source, name)] = VertexRef(API, f"{source}:{name}")
                 out.vertex(api, first, last, {"service": source, "method": name})
             good, bad = (n, 0) if ok else (0, n)
-            keys = [(CALLED, p, hour, api, src_ip or "")]
+            keys = [(CALLED, p, api, src_ip or "")]
             ip = ips.ref(src_ip)
             if ip is not None:
-                keys.append((USED_IP, p, hour, ip, ""))
+                keys.append((USED_IP, p, ip, ""))
                 acc = ip_hours.get((ip.key, hour))
                 if acc is None:
                     ip_hours[(ip.key, hour)] = [n, first, last]
@@ -244,13 +245,17 @@ class CloudTrailDeltas:
                 ua = agents.get(agent)
                 if ua is None:
                     ua = agents[agent] = VertexRef(AGENT, agent)
-                keys.append((USED_AGENT, p, hour, ua, ""))
+                keys.append((USED_AGENT, p, ua, ""))
             if bucket:
-                keys.append((ACCESSED_BUCKET, p, hour, VertexRef(BUCKET, bucket), name))
+                keys.append((ACCESSED_BUCKET, p, VertexRef(BUCKET, bucket), name))
             for key in keys:
-                row = rows.get(key)
+                by_hour = rows.get(key)
+                if by_hour is None:
+                    rows[key] = {hour: [good, bad, first, last]}
+                    continue
+                row = by_hour.get(hour)
                 if row is None:
-                    rows[key] = [good, bad, first, last]
+                    by_hour[hour] = [good, bad, first, last]
                 else:
                     row[0] += good
                     row[1] += bad
@@ -267,9 +272,9 @@ class CloudTrailDeltas:
                     acc[1] = first
                 if last > acc[2]:
                     acc[2] = last
-        count_from = out.count_from
-        for (label, p, hour, ref, qualifier), (good, bad, first, last) in rows.items():
-            count_from(label, p.targets, ref, qualifier, hour, first, last, (good, bad))
+        count_hours = out.count_hours
+        for (label, p, ref, qualifier), by_hour in rows.items():
+            first, last = count_hours(label, p.targets, ref, qualifier, by_hour)
             span = spans.get(ref)
             if span is None:
                 spans[ref] = [0, first, last]
