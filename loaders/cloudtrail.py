@@ -41,8 +41,8 @@ class Event(msgspec.Struct, gc=False):
     userAgent: str | None = None
     errorCode: str | None = None
     recipientAccountId: str | None = None
-    eventID: str | None = None
-    eventType: str | None = None
+    # (no eventID or eventType: nothing reads them, and every decoded string costs; 3% of the
+    # typed decode of 17-event deliveries)
     userIdentity: msgspec.Raw = EMPTY
     requestParameters: msgspec.Raw = EMPTY
     responseElements: msgspec.Raw = EMPTY
