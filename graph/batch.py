@@ -268,26 +268,21 @@ class DeltaBuffer:
         sources: tuple[VertexRef, ...],
         dst: VertexRef,
         qualifier: str,
+        first: int,
+        last: int,
         hours: dict[int, list[int]],
-    ) -> tuple[int, int]:
-        """`count` of two-counter observations, hour -> [count 0, count 1, first, last], from
-        each of `sources` (a principal and its rollups); returns their first and last observed.
-        The loaders' innermost loop: one edge look-up per source for all the hours of a batch,
-        and no per-edge calls."""
-        rows = iter(hours.values())
-        _, _, first, last = next(rows)
-        for _, _, f, la in rows:
-            if f < first:
-                first = f
-            if la > last:
-                last = la
+    ) -> None:
+        """`count` of two-counter observations (hour -> [count 0, count 1]) made between `first`
+        and `last`, from each of `sources` (a principal and its rollups). The loaders' innermost
+        loop: one edge look-up per source for all the hours of a batch, and no per-edge calls;
+        the rows are copied, never shared with the caller or between edges."""
         edges = self._edges
         for src in sources:
             key = (label, src, dst, qualifier)
             ed = edges.get(key)
             if ed is None:
                 edges[key] = EdgeDelta(
-                    label, src, dst, qualifier, first, last, {h: r[:2] for h, r in hours.items()}
+                    label, src, dst, qualifier, first, last, {h: [*r] for h, r in hours.items()}
                 )
                 self.hour_rows += len(hours)
                 continue
@@ -296,15 +291,18 @@ class DeltaBuffer:
             if last > ed.last:
                 ed.last = last
             counted = ed.hours
+            if counted.keys().isdisjoint(hours):  # mostly: a later batch, or another day
+                counted.update({h: [*r] for h, r in hours.items()})
+                self.hour_rows += len(hours)
+                continue
             for h, r in hours.items():
                 row = counted.get(h)
                 if row is None:
-                    counted[h] = r[:2]
+                    counted[h] = [*r]
                     self.hour_rows += 1
                 else:
                     row[0] += r[0]
                     row[1] += r[1]
-        return first, last
 
     def copy(self) -> DeltaBuffer:
         """An independent copy (a loader writing the same records into several graphs)."""

@@ -208,13 +208,15 @@ class CloudTrailDeltas:
         out.absorb(self.direct)
         remotes = self.flows.remote_addresses()
         ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
-        # (label, principal, target vertex, qualifier) -> hour -> [successes, failures, first, last]
-        rows: dict[tuple[Any, ...], dict[int, list[int]]] = {}
+        # (label, principal, target vertex, qualifier) -> [first, last, {hour: [successes,
+        # failures]}]
+        rows: dict[tuple[Any, ...], list[Any]] = {}
         principal_hours: dict[tuple[Principal, int], list[int]] = {}
         ip_hours: dict[tuple[str, int], list[int]] = {}
         # first/last observed of every endpoint, gathered once per folded row, not per edge
         spans: dict[VertexRef, list[int]] = {}
         apis: dict[tuple[str, str], VertexRef] = {}
+        ip_refs = ips._refs
         agents: dict[str, VertexRef] = {}
         # the folds below are written out instead of calling a helper: this loop runs once per
         # staged tuple and is the loader's hot path
@@ -229,7 +231,7 @@ class CloudTrailDeltas:
                 out.vertex(api, first, last, {"service": source, "method": name})
             good, bad = (n, 0) if ok else (0, n)
             keys = [(CALLED, p, api, src_ip or "")]
-            ip = ips.ref(src_ip)
+            ip = ip_refs.get(src_ip) if src_ip else None  # ips.ref, inlined
             if ip is not None:
                 keys.append((USED_IP, p, ip, ""))
                 acc = ip_hours.get((ip.key, hour))
@@ -249,20 +251,20 @@ class CloudTrailDeltas:
             if bucket:
                 keys.append((ACCESSED_BUCKET, p, VertexRef(BUCKET, bucket), name))
             for key in keys:
-                by_hour = rows.get(key)
-                if by_hour is None:
-                    rows[key] = {hour: [good, bad, first, last]}
+                entry = rows.get(key)
+                if entry is None:
+                    rows[key] = [first, last, {hour: [good, bad]}]
                     continue
-                row = by_hour.get(hour)
+                if first < entry[0]:
+                    entry[0] = first
+                if last > entry[1]:
+                    entry[1] = last
+                row = entry[2].get(hour)
                 if row is None:
-                    by_hour[hour] = [good, bad, first, last]
+                    entry[2][hour] = [good, bad]
                 else:
                     row[0] += good
                     row[1] += bad
-                    if first < row[2]:
-                        row[2] = first
-                    if last > row[3]:
-                        row[3] = last
             acc = principal_hours.get((p, hour))
             if acc is None:
                 principal_hours[(p, hour)] = [n, first, last]
@@ -273,8 +275,8 @@ class CloudTrailDeltas:
                 if last > acc[2]:
                     acc[2] = last
         count_hours = out.count_hours
-        for (label, p, ref, qualifier), by_hour in rows.items():
-            first, last = count_hours(label, p.targets, ref, qualifier, by_hour)
+        for (label, p, ref, qualifier), (first, last, by_hour) in rows.items():
+            count_hours(label, p.targets, ref, qualifier, first, last, by_hour)
             span = spans.get(ref)
             if span is None:
                 spans[ref] = [0, first, last]

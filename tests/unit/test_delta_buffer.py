@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -46,29 +48,22 @@ def test_count_hours_equals_counting_each_hour_from_each_source(
         for buf in (folded, plain):
             buf.count(CALLED, sources[0], TARGETS[0][1], "", 5 * H + 10, 5 * H + 20, (1, 1))
             buf.count(CALLED, sources[0], TARGETS[0][1], "", 1 * H + 7, 1 * H + 9, (2, 0))
-    grouped: dict[tuple[int, str], dict[int, list[int]]] = {}
+    # (target, qualifier) -> [first, last, {hour: [count 0, count 1]}], as expand folds them
+    grouped: dict[tuple[int, str], list[Any]] = {}
     for target, qualifier, hour, offset, span, good, bad in obs:
         first = hour * H + offset
         last = first + span
         label, dst = TARGETS[target]
         for src in sources:
             plain.count(label, src, dst, qualifier, first, last, (good, bad))
-        row = grouped.setdefault((target, qualifier), {}).get(hour * H)
-        if row is None:
-            grouped[(target, qualifier)][hour * H] = [good, bad, first, last]
-        else:
-            row[0] += good
-            row[1] += bad
-            row[2] = min(row[2], first)
-            row[3] = max(row[3], last)
-    spans = []
-    for (target, qualifier), by_hour in grouped.items():
+        entry = grouped.setdefault((target, qualifier), [first, last, {}])
+        entry[0], entry[1] = min(entry[0], first), max(entry[1], last)
+        row = entry[2].setdefault(hour * H, [0, 0])
+        row[0] += good
+        row[1] += bad
+    for (target, qualifier), (first, last, by_hour) in grouped.items():
         label, dst = TARGETS[target]
-        spans.append(folded.count_hours(label, sources, dst, qualifier, by_hour))
-        assert spans[-1] == (
-            min(r[2] for r in by_hour.values()),
-            max(r[3] for r in by_hour.values()),
-        )
+        folded.count_hours(label, sources, dst, qualifier, first, last, by_hour)
     assert folded.hour_rows == plain.hour_rows
     mine, theirs = _edges(folded), _edges(plain)
     assert mine.keys() == theirs.keys()
@@ -78,11 +73,23 @@ def test_count_hours_equals_counting_each_hour_from_each_source(
 
 
 def test_count_hours_copies_the_counts() -> None:
-    """The caller's rows are not the edge's: later counting into one leaves the other alone."""
+    """The caller's rows are not the edges': counting into an edge later leaves them alone,
+    whether the edge was new, gained disjoint hours or gained an hour beside one it had."""
     buf = DeltaBuffer()
-    by_hour = {0: [1, 0, 10, 20]}
-    buf.count_hours(CALLED, SOURCES, TARGETS[0][1], "", by_hour)
-    buf.count_hours(CALLED, SOURCES[:1], TARGETS[0][1], "", by_hour)
-    assert by_hour == {0: [1, 0, 10, 20]}
+    api = TARGETS[0][1]
+    new = {0: [1, 0]}
+    buf.count_hours(CALLED, SOURCES, api, "", 10, 20, new)  # three new edges
+    disjoint = {H: [5, 5]}
+    buf.count_hours(CALLED, SOURCES[1:2], api, "", H, H, disjoint)
+    beside = {0: [1, 1], 2 * H: [3, 3]}
+    buf.count_hours(CALLED, SOURCES[2:], api, "", 0, 2 * H, beside)
+    again = {0: [1, 0], H: [1, 0], 2 * H: [1, 0]}
+    for src in SOURCES:  # adds into every row above
+        buf.count_hours(CALLED, (src,), api, "", 0, 2 * H, again)
+    assert (new, disjoint, beside) == ({0: [1, 0]}, {H: [5, 5]}, {0: [1, 1], 2 * H: [3, 3]})
     hours = {e.src: e.hours for e in buf.take("g", []).edges}
-    assert hours == {SOURCES[0]: {0: [2, 0]}, SOURCES[1]: {0: [1, 0]}, SOURCES[2]: {0: [1, 0]}}
+    assert hours == {
+        SOURCES[0]: {0: [2, 0], H: [1, 0], 2 * H: [1, 0]},
+        SOURCES[1]: {0: [2, 0], H: [6, 5], 2 * H: [1, 0]},
+        SOURCES[2]: {0: [3, 1], H: [1, 0], 2 * H: [4, 3]},
+    }
