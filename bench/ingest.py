@@ -15,9 +15,11 @@ days at a tenth of the activity, 3.4 events a file, where per-file work weighs f
 (d)  ingest / decode-only, and pass/fail against the targets: ingest >= 0.5 x decode-only,
      >= 100,000 events/s, peak RSS <= 512 MB.
 
-Order: the files are read once to warm the page cache, then (b) runs while this process is still
-small (a forked child keeps its parent's resident set until exec, and Linux folds that into the
-child's ru_maxrss; the child's own VmHWM is recorded as a cross-check), then (a) and (a2).
+Order: the files are read once to warm the page cache; (a) decodes every other file, (b) runs,
+(a) decodes the rest, then (a2). Bracketing the ingest so cancels most of the VM's drift in
+speed, which runs over minutes; both halves' rates are printed. (b) is forked while this process
+is small, without the file list (a forked child keeps its parent's resident set until exec, and
+Linux folds that into the child's ru_maxrss; the child's own VmHWM is recorded as a cross-check).
 Prints a table and writes the figures to bench/out/ingest.json. Other processes on the machine
 skew the numbers: the load average before and after is recorded with them.
 """
@@ -25,20 +27,17 @@ skew the numbers: the load average before and after is recorded with them.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
-from isal import igzip
-
+from bench.decode_passes import decode_half, decode_typed, files_of, pinned, warm
 from bench.stage_clock import StageClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,16 +45,6 @@ OUT = REPO / "bench" / "out"
 TARGET_RATIO = 0.5
 TARGET_EVENTS_PER_S = 100_000
 TARGET_RSS_MB = 512
-_gunzip: Callable[[bytes], bytes] = igzip.decompress
-
-
-def _files(root: Path) -> list[str]:
-    """Every workload file, in the loader's order (sorted directories, no hidden names)."""
-    out: list[str] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        out.extend(f"{folder}/{n}" for n in sorted(names) if not n.startswith("."))
-    return out
 
 
 def _env() -> dict[str, str]:
@@ -86,53 +75,6 @@ def _workload(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
     info: dict[str, Any] = json.loads(manifest.read_text())
     info["reused"] = reused
     return root, info
-
-
-def _warm(root: Path) -> tuple[int, int, float]:
-    """Read every file once (page cache) without keeping a list: (files, bytes, seconds)."""
-    began = time.perf_counter()
-    files = total = 0
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for n in names:
-            with open(f"{folder}/{n}", "rb") as fh:
-                total += len(fh.read())
-            files += 1
-    return files, total, time.perf_counter() - began
-
-
-def _decode_untyped(files: Sequence[str]) -> dict[str, float]:
-    decode = msgspec.json.decode
-    events = raw = 0
-    began = time.perf_counter()
-    for f in files:
-        with open(f, "rb") as fh:
-            data = _gunzip(fh.read())
-        raw += len(data)
-        events += len(decode(data)["Records"])
-    return {"events": events, "json_bytes": raw, "seconds": time.perf_counter() - began}
-
-
-def _decode_typed(files: Sequence[str]) -> dict[str, float]:
-    from loaders.cloudtrail import Event, read_events
-
-    events = other = raw = 0
-    began = time.perf_counter()
-    for f in files:
-        with open(f, "rb") as fh:
-            data = _gunzip(fh.read())
-        raw += len(data)
-        for item in read_events(io.BytesIO(data)):
-            if isinstance(item, Event):
-                events += 1
-            else:
-                other += 1
-    return {
-        "events": events,
-        "not_events": other,
-        "json_bytes": raw,
-        "seconds": time.perf_counter() - began,
-    }
 
 
 def _child(args: argparse.Namespace) -> int:
@@ -226,12 +168,6 @@ def _ingest(root: Path, db: Path, cpu: int, profile: str | None) -> dict[str, An
     return child
 
 
-def _pinned(cpu: int) -> set[int]:
-    before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    return before
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__)
     ap.add_argument("--events", type=int, default=10_000_000)
@@ -254,19 +190,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = os.getloadavg()
     root, workload = _workload(args)
     logs = root / "AWSLogs"
-    n_files, gz_bytes, read_s = _warm(logs)  # the page cache holds the files for every pass
+    n_files, gz_bytes, read_s = warm(logs)  # the page cache holds the files for every pass
+    # decode-only brackets the ingest, half of the files before it and half after: the VM's
+    # speed drifts by 10-20% over minutes, and one pass after a long ingest measured another
+    # machine (the ratio moved between 0.42 and 0.49 from run to run)
+    print("decode-only, first half ...", flush=True)
+    before = decode_half(logs, 0, cpu)
     db = Path(args.workdir).resolve() / "ingest.db"
     print(f"ingest: Loader -> {db} (child pinned to CPU {cpu}) ...", flush=True)
     ingest = _ingest(logs, db, cpu, args.profile)
     if not args.keep:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-    print("decode-only passes ...", flush=True)
-    files = _files(logs)
-    saved = _pinned(cpu)
+    print("decode-only, second half; typed decode ...", flush=True)
+    after = decode_half(logs, 1, cpu)
+    untyped = {k: before[k] + after[k] for k in ("events", "json_bytes", "seconds")}
+    files = files_of(logs)
+    saved = pinned(cpu)
     try:
-        untyped = _decode_untyped(files)
-        typed = _decode_typed(files)
+        typed = decode_typed(files)
     finally:
         os.sched_setaffinity(0, saved)
     del files
@@ -310,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decode_only": {
             **untyped,
             "events_per_s": decode_eps,
+            "halves_events_per_s": [x["events"] / x["seconds"] for x in (before, after)],
             "gzip_mb_per_s": gz_bytes / 1e6 / untyped["seconds"],
             "json_mb_per_s": untyped["json_bytes"] / 1e6 / untyped["seconds"],
         },
@@ -374,7 +317,11 @@ def _print(r: dict[str, Any]) -> None:
         f" {i['maxrss_kb'] / 1024:,.0f} MB; its own VmHWM: {i['vm_hwm_kb'] / 1024:,.0f} MB;"
         f" parent RSS at fork {i['parent_rss_at_fork_kb'] / 1024:,.0f} MB)"
     )
-    print(f"(d)  ingest / decode-only: {r['ratio_ingest_to_decode']:.3f}")
+    first, second = d["halves_events_per_s"]
+    print(
+        f"(d)  ingest / decode-only: {r['ratio_ingest_to_decode']:.3f}"
+        f" (decode-only {first:,.0f} events/s before the ingest, {second:,.0f} after)"
+    )
     print(
         f"     loaded {i['loaded']:,} of {i['records']:,} records; {i['record_errors']} record"
         f" errors, {i['failed_files']} failed files; store {i['db_bytes'] / 1e6:,.0f} MB;"
