@@ -86,6 +86,15 @@ def load(
             "it; VPC flows are batched as suits the store)",
         ),
     ] = DEFAULT_BATCH_EVENTS,
+    batch_flows: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            min=1,
+            help="staged VPC flow rows per store transaction (default: as suits the store, "
+            "480,000 for SQLite and 240,000 for JanusGraph; lower it for a JanusGraph server "
+            "with a small heap)",
+        ),
+    ] = None,
 ) -> None:
     """Load CloudTrail, VPC Flow Logs and GuardDuty findings (local or S3) into the behavior
     graph, exactly once."""
@@ -113,6 +122,7 @@ def load(
         source=source,
         flow_format=flow_format,
         batch_events=batch_events,
+        batch_flows=batch_flows,
     )
     try:
         with progress_bar(enabled=not as_json and err.is_terminal, console=err) as progress:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from api.cli import app
+from graph.batch import WriteBatch
 from graph.store import GraphStore
 from loaders.graphs import graph_arn
 from tests.conftest import GRAPH, OTHER_GRAPH
@@ -254,3 +255,35 @@ def test_no_arguments_prints_help() -> None:
     assert result.exit_code in (0, 2)
     assert "load" in result.output and "export" in result.output
     assert shutil.which(GUMSHOE) is not None
+
+
+def test_batch_flows_bounds_each_write_and_changes_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--batch-flows (for a JanusGraph server with a small heap): more, smaller transactions,
+    the same graph."""
+    from graph.sqlite import SqliteStore
+
+    # the sample flow file under four names: four objects, each its own batch when small
+    sample = next((DATASETS.parent / "vpcflow" / "AWSLogs").rglob("*.log.gz"))
+    flows = tmp_path / "flows"
+    for i in range(4):
+        write(flows / f"{i}-{sample.name}", sample.read_bytes())
+    writes: list[int] = []  # hourly flow rows of each write
+    original = SqliteStore.write
+
+    def counted(self: SqliteStore, batch: WriteBatch) -> None:
+        writes.append(sum(len(rows) for rows in batch.rows))
+        original(self, batch)
+
+    monkeypatch.setattr(SqliteStore, "write", counted)
+    exports = []
+    for name, extra in (("default", []), ("small", ["--batch-flows", "1"])):
+        uri = f"sqlite://{tmp_path / name}.db"
+        assert run("load", "--store", uri, *extra, str(flows)).exit_code == 0
+        exports.append(run("export", "--store", uri).stdout)
+    # (a write's rows are its flows summed per edge and hour: 4 identical files fold into one)
+    assert len(writes) == 5 and writes[0] == writes[1] > 0
+    assert exports[0] == exports[1] and exports[0].count("\n") > 10
+    assert run("load", "--store", f"sqlite://{tmp_path / 'x.db'}", "--batch-flows", "0",
+               str(flows)).exit_code == 2  # fmt: skip
