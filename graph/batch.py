@@ -291,7 +291,8 @@ class DeltaBuffer:
             if last > ed.last:
                 ed.last = last
             counted = ed.hours
-            if counted.keys().isdisjoint(hours):  # mostly: a later batch, or another day
+            # (mostly: the rollup edge of another principal, seen in other hours)
+            if counted.keys().isdisjoint(hours):
                 counted.update({h: [*r] for h, r in hours.items()})
                 self.hour_rows += len(hours)
                 continue

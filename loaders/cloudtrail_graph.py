@@ -213,7 +213,7 @@ class CloudTrailDeltas:
         rows: dict[tuple[Any, ...], list[Any]] = {}
         principal_hours: dict[tuple[Principal, int], list[int]] = {}
         ip_hours: dict[tuple[str, int], list[int]] = {}
-        # first/last observed of every endpoint, gathered once per folded row, not per edge
+        # first/last observed of every endpoint, gathered once per relationship, not per edge
         spans: dict[VertexRef, list[int]] = {}
         apis: dict[tuple[str, str], VertexRef] = {}
         ip_refs = ips._refs
