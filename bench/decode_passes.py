@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -49,17 +50,6 @@ def decode_untyped(files: Sequence[str]) -> dict[str, float]:
     return {"events": events, "json_bytes": raw, "seconds": time.perf_counter() - began}
 
 
-def decode_half(root: Path, half: int, cpu: int) -> dict[str, float]:
-    """`decode_untyped` of every other file (`half` 0 or 1), pinned to `cpu`; the file list is
-    dropped before returning, so that the ingest child is forked from a small process."""
-    files = files_of(root)[half::2]
-    saved = pinned(cpu)
-    try:
-        return decode_untyped(files)
-    finally:
-        os.sched_setaffinity(0, saved)
-
-
 def decode_typed(files: Sequence[str]) -> dict[str, float]:
     from loaders.cloudtrail import Event, read_events
 
@@ -82,7 +72,12 @@ def decode_typed(files: Sequence[str]) -> dict[str, float]:
     }
 
 
-def pinned(cpu: int) -> set[int]:
+@contextmanager
+def pinned(cpu: int) -> Iterator[None]:
+    """This process on `cpu` alone, then back on the CPUs it had."""
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpu})
-    return before
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.decode_passes import decode_half, decode_typed, files_of, pinned, warm
+from bench.decode_passes import decode_typed, decode_untyped, files_of, pinned, warm
 from bench.stage_clock import StageClock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -195,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # speed drifts by 10-20% over minutes, and one pass after a long ingest measured another
     # machine (the ratio moved between 0.42 and 0.49 from run to run)
     print("decode-only, first half ...", flush=True)
-    before = decode_half(logs, 0, cpu)
+    with pinned(cpu):  # (the file list is dropped before the ingest child is forked)
+        before = decode_untyped(files_of(logs)[0::2])
     db = Path(args.workdir).resolve() / "ingest.db"
     print(f"ingest: Loader -> {db} (child pinned to CPU {cpu}) ...", flush=True)
     ingest = _ingest(logs, db, cpu, args.profile)
@@ -203,15 +204,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
     print("decode-only, second half; typed decode ...", flush=True)
-    after = decode_half(logs, 1, cpu)
-    untyped = {k: before[k] + after[k] for k in ("events", "json_bytes", "seconds")}
     files = files_of(logs)
-    saved = pinned(cpu)
-    try:
+    with pinned(cpu):
+        after = decode_untyped(files[1::2])
         typed = decode_typed(files)
-    finally:
-        os.sched_setaffinity(0, saved)
     del files
+    untyped = {k: before[k] + after[k] for k in ("events", "json_bytes", "seconds")}
     load_after = os.getloadavg()
 
     decode_eps = untyped["events"] / untyped["seconds"]
