@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.batch import DeltaBuffer
 from graph.model import (
@@ -36,6 +36,9 @@ from loaders.identity import Principal, resolve
 from loaders.timeparse import MINUTE_CACHE, SECOND_TAILS, parse_time
 from loaders.vpcflow_batch import FlowTable
 
+if TYPE_CHECKING:
+    from loaders._native import Staging
+
 # Keys are raw userIdentity bytes, one per role session: a bounded cache, sized for memory
 # (see graph/sqlite.py's vertex cache) rather than hit rate, which barely changes.
 _PRINCIPAL_CACHE_LIMIT = 20_000
@@ -54,6 +57,7 @@ class Principals:
             if len(self.cache) > _PRINCIPAL_CACHE_LIMIT:
                 self.cache.clear()
             p = self.cache[key] = resolve(raw, recipient)
+            p.key = key
         return p
 
 
@@ -78,9 +82,23 @@ class CloudTrailDeltas:
         self.events = 0
         # VPC flows, see loaders/vpcflow_graph.py, as arrays per file (loaders/vpcflow_batch.py)
         self.flows = FlowTable()
+        # delivery objects' tuples counted by the native core (loaders/cloudtrail_native.py)
+        self.native: Staging | None = None
 
     def __len__(self) -> int:
-        return len(self.tuples) + self.flows.rows + len(self.direct)
+        return self.staged_tuples() + self.flows.rows
+
+    def staged_tuples(self) -> int:
+        """Staged tuples and other deltas, VPC flows aside."""
+        n = len(self.tuples) + len(self.direct)
+        return n if self.native is None else n + len(self.native)
+
+    def drain_native(self) -> None:
+        """Bring the native core's tuples into `tuples`."""
+        if self.native is not None and len(self.native):
+            from loaders.cloudtrail_native import drain
+
+            drain(self)
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
@@ -103,6 +121,10 @@ class CloudTrailDeltas:
         Unusable events and record errors go to `errors` as "<where>: <message>": the cursor's
         position, or else "record <i>" with i counted from `first` (the index of the first item
         in its file, for a caller handing the items over one at a time)."""
+        if self.native is not None and len(self.native):
+            # the core's tuples of earlier objects go first, as they were staged first (the
+            # FIRST properties of a vertex are those of its first staged tuple)
+            self.drain_native()
         out = Staged()
         tuples = self.tuples
         principals = self.principals.cache
@@ -184,6 +206,7 @@ class CloudTrailDeltas:
         return True
 
     def absorb(self, other: CloudTrailDeltas) -> None:
+        other.drain_native()
         mine = self.tuples
         for key, (n, first, last) in other.tuples.items():
             acc = mine.get(key)
@@ -205,6 +228,7 @@ class CloudTrailDeltas:
         relationship's hours are counted for the principal and every rollup at once: one edge
         look-up per rollup for all its hours (a relationship has about 7 hours in a batch).
         """
+        self.drain_native()
         out.absorb(self.direct)
         remotes = self.flows.remote_addresses()
         ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)

@@ -80,11 +80,13 @@ class Principal:
     Hashed by identity: one instance per distinct userIdentity in a resolver's cache.
     """
 
-    __slots__ = ("account", "leaf", "relations", "targets", "vertices")
+    __slots__ = ("account", "key", "leaf", "relations", "targets", "vertices")
 
     def __init__(self, leaf: VertexRef | None, account: str | None) -> None:
         self.leaf = leaf
         self.account = account
+        # (raw userIdentity, recipient account) it was resolved from, set by its resolver's cache
+        self.key: tuple[bytes, str | None] | None = None
         self.targets: tuple[VertexRef, ...] = ()
         self.vertices: list[tuple[VertexRef, Props]] = []
         # relationships observed on every call: (edge label, source, target)

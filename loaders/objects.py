@@ -21,9 +21,12 @@ from isal.isal_zlib import error as IsalError  # corrupt deflate streams
 
 from graph.batch import LedgerStatus
 from loaders.cloudtrail import Cursor, FileError, Item, delivery_items, read_events
-from loaders.cloudtrail_graph import CloudTrailDeltas
+from loaders.cloudtrail_graph import CloudTrailDeltas, Staged
+from loaders.cloudtrail_native import ENABLED as NATIVE
+from loaders.cloudtrail_native import stage_delivery
 from loaders.detect import CLOUDTRAIL, DIGEST, GUARDDUTY, SNIFF_BYTES, VPCFLOW, detect
 from loaders.graphs import RoutedStaging
+from loaders.jsonstream import WHOLE_LIMIT
 from loaders.sources import (
     GZIP_MAGIC,
     ByteStream,
@@ -152,6 +155,11 @@ def _read_small(
         if data[:1] == b"{" and (opts.forced or detect(data[:SNIFF_BYTES])) == CLOUDTRAIL:
             # most objects are S3 deliveries of a few events: skip the general path's stream
             # plumbing, which costs more than decoding them (it repeats this when it is not one)
+            if NATIVE and type(into) is CloudTrailDeltas and len(data) <= WHOLE_LIMIT:
+                staged = stage_delivery(into, data, obj.account_hint, res.errors)
+                if staged is not None:
+                    _staged(res, staged)
+                    return
             items = delivery_items(data)
             if items is not None:
                 _stage_events(res, obj, into, items, None)
@@ -263,8 +271,11 @@ def _stage_events(
     items: Iterable[Item],
     cursor: Cursor | None,
 ) -> None:
+    _staged(res, deltas.add_all(items, obj.account_hint, res.errors, cursor))
+
+
+def _staged(res: ObjectResult, staged: Staged) -> None:
     res.kind = CLOUDTRAIL
     res.status = "loaded"
-    staged = deltas.add_all(items, obj.account_hint, res.errors, cursor)
     res.records, res.loaded, res.skipped = staged.records, staged.loaded, staged.skipped
     res.first_account, res.first_region = staged.first_account, staged.first_region

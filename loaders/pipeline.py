@@ -76,9 +76,9 @@ class _Batch:
         """How full the batch is (1: write it): staged tuples and other deltas against `rows`,
         staged VPC flows against `flows`. (Asked after every file, so plain loops.)"""
         d = self.deltas
-        staged, staged_flows = len(d.tuples) + len(d.direct), d.flows.rows
+        staged, staged_flows = d.staged_tuples(), d.flows.rows
         for p in self.parts.values():
-            staged += len(p.tuples) + len(p.direct)
+            staged += p.staged_tuples()
             staged_flows += p.flows.rows
         return staged / rows + staged_flows / flows
 

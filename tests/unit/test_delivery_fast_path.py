@@ -1,11 +1,13 @@
-"""An S3 delivery object takes a short path through `read_object` (one typed decode, no stream
-plumbing). It must stage exactly what the general path stages for the same content: the same
-counts, errors and first account, and the same vertices and hourly edges once expanded."""
+"""An S3 delivery object takes a short path through `read_object`: the native core
+(loaders/cloudtrail_native.py) or, without it, one typed decode and no stream plumbing. Either
+must stage exactly what the general path stages for the same content: the same counts, errors
+and first account, and the same vertices and hourly edges once expanded."""
 
 from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,13 @@ from hypothesis import strategies as st
 import loaders.objects as objects
 from graph.batch import DeltaBuffer
 from loaders.cloudtrail_graph import CloudTrailDeltas, Principals
+from loaders.cloudtrail_native import BUILT
 from loaders.geo import default_index
 from loaders.objects import ObjectResult, read_object
 from loaders.sources import iter_objects
 from tests.unit.test_cloudtrail_read import ALICE, DATASETS
 
+NEEDS_CORE = pytest.mark.skipif(not BUILT, reason="the native core is not built (no Rust)")
 GRAPH = "arn:aws:detective:us-east-1:111122223333:graph:" + "d" * 32
 SESSION = {
     "type": "AssumedRole",
@@ -66,13 +70,24 @@ _records = st.builds(
     ),
     source=st.sampled_from(["s3.amazonaws.com", "sts.amazonaws.com", "ec2.amazonaws.com"]),
     minute=st.integers(0, 59),
-    who=st.sampled_from([ALICE, SESSION, {}]),
+    # (null, an unusable identity, one with escaped characters)
+    who=st.sampled_from(
+        [ALICE, SESSION, {}, None, {"type": 5}, {"type": "IAMUser", "principalId": "AIDA\u00e9"}]
+    ),
     extra=st.fixed_dictionaries(
         {},
         optional={
             "errorCode": st.sampled_from(["AccessDenied", ""]),
             "requestParameters": st.sampled_from(
-                [{"bucketName": "logs-bucket"}, {"roleArn": SESSION["arn"]}, None]
+                [
+                    {"bucketName": "logs-bucket"},
+                    {"roleArn": SESSION["arn"]},
+                    None,
+                    {"bucketName": ""},
+                    {"bucketName": 5},  # a record error
+                    {"bucketName": "b\u00fccket", "key": {"nested": [1, 2.5e3, True]}},
+                    '{"bucketName": "as-a-string"}',  # a body stored as a JSON string
+                ]
             ),
             "responseElements": st.sampled_from(
                 [
@@ -86,15 +101,28 @@ _records = st.builds(
                     None,
                 ]
             ),
-            "eventTime": st.sampled_from(["", "2024-03-01T10:00:00.250Z", "yesterday"]),
+            "eventTime": st.sampled_from(
+                [
+                    "",
+                    "2024-03-01T10:00:00.250Z",
+                    "yesterday",
+                    "2024-03-01T10:59:60Z",  # a leap second
+                    "2024-02-30T10:00:00Z",  # no such day
+                    "2024-03-01 10:00:00",
+                ]
+            ),
+            "@timestamp": st.sampled_from(["2024-03-01T09:00:00Z"]),
             "eventName": st.sampled_from([""]),
+            "userAgent": st.sampled_from(['agent \u2603 "quoted"\n', ""]),
+            "sourceIPAddress": st.sampled_from(["", None]),
         },
     ),
 )
 
 
-def _staged(path: Path) -> tuple[ObjectResult, list[str], list[str], int]:
-    """Read one file and expand what it staged: (result, vertices, edges, general-path calls)."""
+def _staged(path: Path, native: bool) -> tuple[ObjectResult, list[str], list[str], int, bool]:
+    """Read one file and expand what it staged: (result, vertices, edges, general-path calls,
+    whether the native core staged tuples)."""
     calls = 0
     general = objects._read
 
@@ -104,32 +132,44 @@ def _staged(path: Path) -> tuple[ObjectResult, list[str], list[str], int]:
         general(*args)
 
     objects._read = counting
+    enabled, objects.NATIVE = objects.NATIVE, native
     try:
         (obj,) = list(iter_objects([str(path)]))
         deltas = CloudTrailDeltas(Principals())
         result = read_object(obj, deltas, None)
     finally:
         objects._read = general
+        objects.NATIVE = enabled
+    staged_natively = deltas.native is not None and len(deltas.native) > 0
     out = DeltaBuffer()
     deltas.expand(out, default_index())
     batch = out.take(GRAPH, [])
     return (
         result,
         sorted(map(repr, batch.vertices)),
-        sorted(map(repr, batch.edges)),
+        # (an edge's hours in hour order: the order they were counted in is not part of it)
+        sorted(repr(replace(e, hours=dict(sorted(e.hours.items())))) for e in batch.edges),
         calls,
+        staged_natively,
     )
 
 
-def _same(fast: Path, general: Path) -> None:
-    a, a_vertices, a_edges, a_calls = _staged(fast)
-    b, b_vertices, b_edges, b_calls = _staged(general)
+def _same(fast: Path, general: Path, native: bool) -> bool:
+    """Whether the native core staged the short path's tuples, once both paths agree."""
+    a, a_vertices, a_edges, a_calls, a_native = _staged(fast, native)
+    b, b_vertices, b_edges, b_calls, b_native = _staged(general, native)
+    assert not b_native  # the general path is Python's
     assert (a_calls, b_calls) == (0, 1)  # each took the path it is meant to
     for name in ObjectResult.__slots__:  # type: ignore[attr-defined]
         if name not in ("version", "size"):  # (the general copy has one byte more)
             assert getattr(a, name) == getattr(b, name), name
     assert a_vertices == b_vertices
     assert a_edges == b_edges
+    return a_native
+
+
+# the short path with the native core, and without it (Python's typed decode)
+PATHS = [pytest.param(True, id="native", marks=NEEDS_CORE), pytest.param(False, id="python")]
 
 
 @settings(max_examples=80, deadline=None)
@@ -142,7 +182,8 @@ def test_generated_deliveries_stage_as_the_general_path_does(
     # a leading newline: the same document, which the short path leaves to the general one
     for name, data in (("fast.json", text), ("general.json", b"\n" + text)):
         (root / name).write_bytes(gzip.compress(data) if gz else data)
-    _same(root / "fast.json", root / "general.json")
+    for native in (True, False) if BUILT else (False,):
+        _same(root / "fast.json", root / "general.json", native)
 
 
 def _real_deliveries() -> list[Path]:
@@ -157,14 +198,17 @@ def _real_deliveries() -> list[Path]:
     return found
 
 
+@pytest.mark.parametrize("native", PATHS)
 @pytest.mark.parametrize("path", _real_deliveries(), ids=lambda p: str(p.relative_to(DATASETS)))
-def test_real_deliveries_stage_as_the_general_path_does(tmp_path: Path, path: Path) -> None:
+def test_real_deliveries_stage_as_the_general_path_does(
+    tmp_path: Path, path: Path, native: bool
+) -> None:
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     (tmp_path / "fast.json").write_bytes(data)
     (tmp_path / "general.json").write_bytes(b"\n" + data)
-    _same(tmp_path / "fast.json", tmp_path / "general.json")
+    assert _same(tmp_path / "fast.json", tmp_path / "general.json", native) == native
 
 
 def test_real_deliveries_are_found() -> None:

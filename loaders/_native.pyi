@@ -1,0 +1,50 @@
+"""Types of the native core built from loaders/native (Rust); see loaders/cloudtrail_native.py."""
+
+from collections.abc import Iterable
+
+_Strings = tuple[str | None, ...]
+_Raws = tuple[bytes | None, bytes | None, bytes | None]
+_Scan = tuple[
+    int,
+    int,
+    list[tuple[int, _Strings, _Raws]],
+    list[tuple[bytes, str | None]],
+    tuple[int, str | None, bytes, str | None] | None,
+]
+_Row = tuple[
+    bytes,
+    str | None,
+    int,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    bool,
+    int,
+    int,
+    int,
+]
+
+class Staging:
+    def __init__(self, special: Iterable[str]) -> None: ...
+    def scan(self, data: bytes, hint: str | None) -> _Scan | None: ...
+    def commit(self) -> None: ...
+    def add(
+        self,
+        identity: bytes,
+        recipient: str | None,
+        hour: int,
+        source: str | None,
+        name: str | None,
+        ip: str | None,
+        agent: str | None,
+        bucket: str | None,
+        ok: bool,
+        n: int,
+        first: int,
+        last: int,
+    ) -> None: ...
+    def discard(self) -> None: ...
+    def drain(self) -> list[_Row]: ...
+    def __len__(self) -> int: ...

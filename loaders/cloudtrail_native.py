@@ -1,0 +1,167 @@
+"""CloudTrail S3 delivery objects staged by the native core (loaders/native, Rust).
+
+Most CloudTrail objects are S3 deliveries of ordinary API calls. For them, building one Python
+object per event (the typed decode) and counting it into its tuple (`CloudTrailDeltas.add_all`)
+was most of a load's CPU. `loaders._native.Staging` decodes such an object in one pass and counts
+its ordinary events into the same tuples without per-event Python objects; Python keeps every
+rule that is not plain counting:
+- objects the core does not read (not UTF-8, not a delivery object, anything serde rejects) go
+  to the Python path whole, with its error messages;
+- events with relationships (`SPECIAL`), CreateBucket/DeleteBucket, S3 bodies that are not an
+  object, missing fields and timestamps in other formats come back as fallback records, which
+  `add_all` stages in file order, exactly as it would have;
+- identities are resolved here before the object's tuples are committed, so an unusable
+  userIdentity sends the whole object to the Python path (which reports the record) and leaves
+  nothing staged.
+
+`GUMSHOE_NATIVE=0` turns the core off (the Python path alone, for comparison); without the built
+extension (a machine with no Rust toolchain) the Python path is used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from loaders.cloudtrail import EMPTY, Event, Item, _missing
+from loaders.cloudtrail_relations import SPECIAL
+
+if TYPE_CHECKING:
+    from loaders.cloudtrail_graph import CloudTrailDeltas, Staged
+
+try:
+    from loaders import _native
+except ImportError:  # built without Rust: the Python path alone
+    _native = None  # type: ignore[assignment]
+
+BUILT = _native is not None
+ENABLED = BUILT and os.environ.get("GUMSHOE_NATIVE", "1") != "0"
+_SPECIAL = sorted(SPECIAL)
+_Raws = tuple[bytes | None, bytes | None, bytes | None]
+
+
+def new_staging() -> _native.Staging:
+    return _native.Staging(_SPECIAL)
+
+
+def stage_delivery(
+    deltas: CloudTrailDeltas, data: bytes, hint: str | None, errors: list[str]
+) -> Staged | None:
+    """Stage a delivery object's events into `deltas`; None when the object is not one the core
+    reads (nothing staged: the caller reads it the Python way)."""
+    from loaders.cloudtrail_graph import Staged
+
+    native = deltas.native
+    if native is None:
+        native = deltas.native = new_staging()
+    scan = native.scan(data, hint)
+    if scan is None:
+        return None
+    records, loaded, fallback, identities, first = scan
+    principals = deltas.principals
+    try:
+        for raw, recipient in identities:
+            principals.get(raw, recipient)
+    except ValueError:
+        native.discard()
+        return None
+    native.commit()
+    deltas.events += loaded
+    out = Staged(records=records, loaded=loaded)
+    first_index = None
+    if first is not None:
+        first_index, recipient, raw, region = first
+        out.first_account = recipient or principals.get(raw, recipient).account
+        out.first_region = region
+    if fallback:
+        _stage_fallback(deltas, native, fallback, hint, errors, out, first_index)
+    return out
+
+
+def _stage_fallback(
+    deltas: CloudTrailDeltas,
+    native: _native.Staging,
+    fallback: list[tuple[int, tuple[str | None, ...], _Raws]],
+    hint: str | None,
+    errors: list[str],
+    out: Staged,
+    first_index: int | None,
+) -> None:
+    """Stage the records the core left to Python with `add_all`, in file order, then hand their
+    tuples to the core after the object's own (so that the tuples of a batch stay in the order
+    their objects were read, which the FIRST properties of a vertex follow)."""
+    from loaders.cloudtrail_graph import CloudTrailDeltas
+
+    apart = CloudTrailDeltas(deltas.principals)
+    apart.direct = deltas.direct  # relationship events write straight into the batch's deltas
+    for index, strings, raws in fallback:
+        staged = apart.add_all((_item(index, strings, raws),), hint, errors, None, index)
+        out.loaded += staged.loaded
+        out.skipped += staged.skipped
+        if staged.loaded and (first_index is None or index < first_index):
+            first_index = index
+            out.first_account, out.first_region = staged.first_account, staged.first_region
+    deltas.events += apart.events
+    add = native.add
+    for (p, hour, source, name, ip, agent, bucket, ok), (n, first, last) in apart.tuples.items():
+        assert p.key is not None  # (every principal of add_all comes from the cache)
+        add(p.key[0], p.key[1], hour, source, name, ip, agent, bucket, ok, n, first, last)
+
+
+def _item(index: int, strings: tuple[str | None, ...], raws: _Raws) -> Item:
+    """The item `delivery_items` yields for a fallback record."""
+    when, stamp, p_time, source, name, region, ip, agent, error, recipient = strings
+    identity, request, response = (EMPTY if r is None else msgspec.Raw(r) for r in raws)
+    ev = Event(
+        eventTime=when,
+        timestamp=stamp,
+        p_event_time=p_time,
+        eventSource=source,
+        eventName=name,
+        awsRegion=region,
+        sourceIPAddress=ip,
+        userAgent=agent,
+        errorCode=error,
+        recipientAccountId=recipient,
+        userIdentity=identity,
+        requestParameters=request,
+        responseElements=response,
+    )
+    if ev.eventName and ev.eventSource and (ev.eventTime or ev.timestamp or ev.p_event_time):
+        return ev
+    return _missing(ev, f"record {index}")
+
+
+def drain(deltas: CloudTrailDeltas) -> None:
+    """Move the core's staged tuples into `deltas.tuples`, keyed by resolved principal."""
+    assert deltas.native is not None
+    tuples = deltas.tuples
+    cache = deltas.principals.cache
+    principal_of = deltas.principals.get
+    for (
+        ident,
+        recipient,
+        hour,
+        source,
+        name,
+        ip,
+        agent,
+        bucket,
+        ok,
+        n,
+        first,
+        last,
+    ) in deltas.native.drain():
+        p = cache.get((ident, recipient)) or principal_of(ident, recipient)
+        key = (p, hour, source, name, ip, agent, bucket, ok)
+        acc = tuples.get(key)
+        if acc is None:
+            tuples[key] = [n, first, last]
+        else:
+            acc[0] += n
+            if first < acc[1]:
+                acc[1] = first
+            if last > acc[2]:
+                acc[2] = last
