@@ -140,20 +140,16 @@ def drain(deltas: CloudTrailDeltas) -> None:
     tuples = deltas.tuples
     cache = deltas.principals.cache
     principal_of = deltas.principals.get
-    for (
-        ident,
-        recipient,
-        hour,
-        source,
-        name,
-        ip,
-        agent,
-        bucket,
-        ok,
-        n,
-        first,
-        last,
-    ) in deltas.native.drain():
+    rows = deltas.native.drain()
+    if not tuples:
+        # the usual case (a batch of delivery objects): the core's keys are distinct, and so are
+        # their principals (one per (identity, recipient) in the cache), so nothing merges
+        deltas.tuples = {
+            (cache.get((i, r)) or principal_of(i, r), hour, s, name, ip, ua, b, ok): [n, f, la]
+            for i, r, hour, s, name, ip, ua, b, ok, n, f, la in rows
+        }
+        return
+    for ident, recipient, hour, source, name, ip, agent, bucket, ok, n, first, last in rows:
         p = cache.get((ident, recipient)) or principal_of(ident, recipient)
         key = (p, hour, source, name, ip, agent, bucket, ok)
         acc = tuples.get(key)
