@@ -391,7 +391,6 @@ impl Staging {
             );
             out.append(row.into_pyobject(py)?)?;
         }
-        drop(string);
         self.strings.clear();
         self.known.clear();
         Ok(out)
