@@ -216,7 +216,7 @@ def _record(data: bytes, where: str, depth: int, cursor: Cursor) -> Iterator[Ite
         yield RecordError(where, _json_problem(e))
         return
     if event.eventName is not None or event.eventSource is not None:
-        yield event if _usable(event) else _missing(event, where)
+        yield checked(event, where)
         return
     if event.Records:
         try:
@@ -259,6 +259,11 @@ def _usable(event: Event) -> bool:
 
 def event_time(event: Event) -> str | None:
     return event.eventTime or event.timestamp or event.p_event_time
+
+
+def checked(event: Event, where: str) -> Item:
+    """The event, or the record error naming the required fields it lacks."""
+    return event if _usable(event) else _missing(event, where)
 
 
 def _missing(event: Event, where: str) -> RecordError:

@@ -94,11 +94,26 @@ class CloudTrailDeltas:
         return n if self.native is None else n + len(self.native)
 
     def drain_native(self) -> None:
-        """Bring the native core's tuples into `tuples`."""
+        """Bring the native core's tuples into `tuples`, after those staged before them."""
         if self.native is not None and len(self.native):
-            from loaders.cloudtrail_native import drain
+            from loaders.cloudtrail_native import drained
 
-            drain(self)
+            tuples = drained(self.native, self.principals)
+            if self.tuples:
+                self._merge(tuples)
+            else:  # the usual case: a batch of delivery objects only
+                self.tuples = tuples
+
+    def _merge(self, tuples: dict[tuple[Any, ...], list[int]]) -> None:
+        mine = self.tuples
+        for key, (n, first, last) in tuples.items():
+            acc = mine.get(key)
+            if acc is None:
+                mine[key] = [n, first, last]
+            else:
+                acc[0] += n
+                acc[1] = min(acc[1], first)
+                acc[2] = max(acc[2], last)
 
     def add(self, ev: Event, account_hint: str | None) -> str | None:
         """Stage one event; returns the account it belongs to. Raises ValueError when unusable."""
@@ -121,10 +136,9 @@ class CloudTrailDeltas:
         Unusable events and record errors go to `errors` as "<where>: <message>": the cursor's
         position, or else "record <i>" with i counted from `first` (the index of the first item
         in its file, for a caller handing the items over one at a time)."""
-        if self.native is not None and len(self.native):
-            # the core's tuples of earlier objects go first, as they were staged first (the
-            # FIRST properties of a vertex are those of its first staged tuple)
-            self.drain_native()
+        # the core's tuples of earlier objects go first, as they were staged first (the FIRST
+        # properties of a vertex are those of its first staged tuple)
+        self.drain_native()
         out = Staged()
         tuples = self.tuples
         principals = self.principals.cache
@@ -207,15 +221,7 @@ class CloudTrailDeltas:
 
     def absorb(self, other: CloudTrailDeltas) -> None:
         other.drain_native()
-        mine = self.tuples
-        for key, (n, first, last) in other.tuples.items():
-            acc = mine.get(key)
-            if acc is None:
-                mine[key] = [n, first, last]
-            else:
-                acc[0] += n
-                acc[1] = min(acc[1], first)
-                acc[2] = max(acc[2], last)
+        self._merge(other.tuples)
         self.flows.absorb(other.flows)
         self.direct.absorb(other.direct)
         self.events += other.events

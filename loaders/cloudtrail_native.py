@@ -21,15 +21,15 @@ extension (a machine with no Rust toolchain) the Python path is used.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from loaders.cloudtrail import EMPTY, Event, Item, _missing
+from loaders.cloudtrail import EMPTY, Event, Item, checked
 from loaders.cloudtrail_relations import SPECIAL
 
 if TYPE_CHECKING:
-    from loaders.cloudtrail_graph import CloudTrailDeltas, Staged
+    from loaders.cloudtrail_graph import CloudTrailDeltas, Principals, Staged
 
 try:
     from loaders import _native
@@ -129,35 +129,15 @@ def _item(index: int, strings: tuple[str | None, ...], raws: _Raws) -> Item:
         requestParameters=request,
         responseElements=response,
     )
-    if ev.eventName and ev.eventSource and (ev.eventTime or ev.timestamp or ev.p_event_time):
-        return ev
-    return _missing(ev, f"record {index}")
+    return checked(ev, f"record {index}")
 
 
-def drain(deltas: CloudTrailDeltas) -> None:
-    """Move the core's staged tuples into `deltas.tuples`, keyed by resolved principal."""
-    assert deltas.native is not None
-    tuples = deltas.tuples
-    cache = deltas.principals.cache
-    principal_of = deltas.principals.get
-    rows = deltas.native.drain()
-    if not tuples:
-        # the usual case (a batch of delivery objects): the core's keys are distinct, and so are
-        # their principals (one per (identity, recipient) in the cache), so nothing merges
-        deltas.tuples = {
-            (cache.get((i, r)) or principal_of(i, r), hour, s, name, ip, ua, b, ok): [n, f, la]
-            for i, r, hour, s, name, ip, ua, b, ok, n, f, la in rows
-        }
-        return
-    for ident, recipient, hour, source, name, ip, agent, bucket, ok, n, first, last in rows:
-        p = cache.get((ident, recipient)) or principal_of(ident, recipient)
-        key = (p, hour, source, name, ip, agent, bucket, ok)
-        acc = tuples.get(key)
-        if acc is None:
-            tuples[key] = [n, first, last]
-        else:
-            acc[0] += n
-            if first < acc[1]:
-                acc[1] = first
-            if last > acc[2]:
-                acc[2] = last
+def drained(native: _native.Staging, principals: Principals) -> dict[tuple[Any, ...], list[int]]:
+    """The core's staged tuples keyed by resolved principal, in the order they were staged; the
+    core starts empty again. (Its keys are distinct, and so are their principals, one per
+    (identity, recipient) in the cache: nothing merges here.)"""
+    cache, principal_of = principals.cache, principals.get
+    return {
+        (cache.get((i, r)) or principal_of(i, r), hour, s, name, ip, ua, b, ok): [n, f, la]
+        for i, r, hour, s, name, ip, ua, b, ok, n, f, la in native.drain()
+    }
