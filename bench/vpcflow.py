@@ -7,8 +7,10 @@ Generates (or reuses) gzip flow-log files in the S3 layout (`AWSLogs/<account>/v
 account like AWS delivers them) and measures, pinned to one CPU:
 
 (a) parse-only: every file read, gunzipped (isal, as the loader does) and split into fields,
-    two ways: per record (`read_flows`, every row materialized as a list of bytes) and into
-    columns (`split_text`, what the loader now does); the faster one is the reference;
+    three ways: per record (`read_flows`, every row materialized as a list of bytes), into
+    columns (`split_text`, pyarrow) and by the native core (`FlowBlock.split`, what the loader
+    does when the core is built: field bounds of every row, no values); the fastest one is the
+    reference;
 (b) parse + aggregate: (a) plus the per-file aggregation (`FileFlows.add`), no graph writes;
 (c) ingest: the real `Loader` into a fresh SQLite store, end to end (the store's share of it,
     SqliteStore.write, is printed apart);
@@ -46,10 +48,12 @@ from isal import igzip
 
 from graph.batch import WriteBatch
 from graph.sqlite import SqliteStore
+from loaders.cloudtrail_native import BUILT
 from loaders.pipeline import Loader
 from loaders.vpcflow import DEFAULT_FORMAT, Chunk, read_flows
 from loaders.vpcflow_columns import split_text
 from loaders.vpcflow_graph import FileFlows
+from loaders.vpcflow_native import split_only
 
 TARGET_RATIO = 0.5
 TARGET_RECORDS_PER_S = 300_000
@@ -129,6 +133,18 @@ def parse_only_columns(paths: list[Path]) -> int:
     return n
 
 
+def parse_only_native(paths: list[Path]) -> int:
+    """(a) by the native core: each block cut into lines and fields (bounds only)."""
+    n = 0
+    for p in paths:
+        for item in read_flows(_flows(p), None):
+            if isinstance(item, Chunk) and item.text is not None:
+                rows = split_only(item.text, len(item.fmt.fields), item.header)
+                assert rows >= 0
+                n += rows
+    return n
+
+
 def parse_aggregate(paths: list[Path]) -> tuple[int, int]:
     """(b) as the loader runs it (stage_flow_file also pauses the cyclic GC); returns the
     records and the distinct (key, hour) aggregates of the files."""
@@ -198,6 +214,11 @@ def main() -> None:
     columns, columns_cpu, columns_wall = _timed(lambda: parse_only_columns(paths))
     (aggregated, keys), agg_cpu, agg_wall = _timed(lambda: parse_aggregate(paths))
     parse_cpu, parse_wall = min(split_cpu, columns_cpu), min(split_wall, columns_wall)
+    native_cpu = 0.0
+    if BUILT:
+        native, native_cpu, native_wall = _timed(lambda: parse_only_native(paths))
+        assert native == records, (native, records)
+        parse_cpu, parse_wall = min(parse_cpu, native_cpu), min(parse_wall, native_wall)
     db = root.parent / "vpc-bench.db"
     store = _fresh(db)
     report, ingest_cpu, ingest_wall = _timed(lambda: Loader(store).load([str(root)]))
@@ -213,6 +234,7 @@ def main() -> None:
         "parse_only_records_per_s": rate(parse_cpu),
         "parse_only_split_per_record_records_per_s": rate(split_cpu),
         "parse_only_split_columns_records_per_s": rate(columns_cpu),
+        "parse_only_split_native_records_per_s": rate(native_cpu) if BUILT else None,
         "parse_aggregate_records_per_s": rate(agg_cpu),
         "ingest_records_per_s": rate(ingest_cpu),
         "ingest_cpu_seconds": round(ingest_cpu, 2),

@@ -48,3 +48,39 @@ class Staging:
     def discard(self) -> None: ...
     def drain(self) -> list[_Row]: ...
     def __len__(self) -> int: ...
+
+_FlowPlan = int | tuple[int, int, int] | tuple[int, list[int]]
+_FlowGroups = tuple[
+    bytearray,
+    bytearray,
+    bytearray,
+    bytearray,
+    bytearray,
+    bytearray,
+    bytearray,
+    bytearray,
+    list[int],
+    int,
+    int,
+    int,
+]
+
+class FlowBlock:
+    @staticmethod
+    def split(text: bytes, width: int, header: bool) -> FlowBlock | None: ...
+    def __len__(self) -> int: ...
+    @property
+    def span(self) -> int: ...
+    def distinct(self, columns: list[int]) -> list[bytes]: ...
+    def aggregate(
+        self,
+        keys: list[_FlowPlan],
+        status: int | None,
+        start: int,
+        end: int | None,
+        packets: int,
+        nbytes: int,
+        base: int,
+        max_epoch: int,
+        max_counter: int,
+    ) -> _FlowGroups: ...

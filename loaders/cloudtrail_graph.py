@@ -334,7 +334,7 @@ class CloudTrailDeltas:
                 # both ends are among the principal's targets, whose spans are recorded above
                 out.count(label, src, dst, "", first, last, (n,))
         if self.flows:
-            from loaders.vpcflow_graph import expand_flows
+            from loaders.vpcflow_stage import expand_flows
 
             expand_flows(self.flows, out, ip_hours)
             self.flows.clear()

@@ -2,10 +2,12 @@
 
 A file is aggregated on its own first, and only a file that parsed to its end is merged into the
 batch (`CloudTrailDeltas.flows`), so a corrupt tail stages nothing. Text and Parquet blocks are
-split, validated and aggregated column-wise (loaders/vpcflow_columns.py); the rows the arrays
+split, validated and aggregated column-wise (loaders/vpcflow_columns.py; text blocks by the
+native core when it is built, loaders/vpcflow_native.py, by the same rules); the rows the arrays
 cannot vouch for, and JSON records, take the per-record loop below, one dict operation per record
 with fields validated once per distinct raw tuple. Both kinds of aggregates are then staged
-together (loaders/vpcflow_stage.py), interfaces in first-seen order.
+together (loaders/vpcflow_stage.py), interfaces in first-seen order; `expand_flows` there turns a
+batch's flows into FLOW edge rows.
 
 Graph shape (see graph/model.py):
 - FLOW NetworkInterface → remote IpAddress, counted per hour with bytes_in, bytes_out,
@@ -35,20 +37,25 @@ destination. The decision is per unordered address pair, so a connection's two h
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import compress
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from graph.edge_rows import EdgeRows
-from graph.model import ENI, FLOW, INSTANCE, IP
+from loaders import vpcflow_native
 from loaders.cloudtrail import RecordError
 from loaders.collector import collector_paused
 from loaders.graphs import RoutedStaging
 from loaders.vpcflow import Chunk, FlowFormat, read_flows, region_of
-from loaders.vpcflow_batch import FlowTable, by_key
-from loaders.vpcflow_columns import Groups, Layout, Split, aggregate, split_columns, split_text
+from loaders.vpcflow_columns import (
+    Block,
+    Groups,
+    Layout,
+    Split,
+    aggregate,
+    split_columns,
+    split_text,
+)
 from loaders.vpcflow_fields import (
     KEY_FIELDS,
     MAX_COUNTER,
@@ -62,12 +69,11 @@ from loaders.vpcflow_fields import (
     number_problem,
     problem,
 )
-from loaders.vpcflow_stage import qualifier_texts, stage, values_of
+from loaders.vpcflow_stage import stage
 
 _ACCOUNT, _REGION = KEY_FIELDS.index("account-id"), KEY_FIELDS.index("region")
 
 if TYPE_CHECKING:
-    from graph.batch import DeltaBuffer
     from loaders.cloudtrail_graph import CloudTrailDeltas
     from loaders.objects import ObjectResult
     from loaders.sources import ByteStream, SourceObject
@@ -105,14 +111,17 @@ class _Plan:
 
 class FileFlows:
     """One file's records, aggregated; `commit` hands them to the batch. `columnar=False` keeps
-    every record on the per-record path (the reference the columnar path is tested against)."""
+    every record on the per-record path (the reference the columnar path is tested against);
+    `native=False` splits text blocks with pyarrow, not the native core (loaders/vpcflow_native.py;
+    None: the core when it is built and enabled)."""
 
-    def __init__(self, where: str, *, columnar: bool = True) -> None:
+    def __init__(self, where: str, *, columnar: bool = True, native: bool | None = None) -> None:
         self.plans: dict[tuple[FlowFormat, str | None], _Plan] = {}
         self.records = self.loaded = self.skipped = 0
         self.errors: list[str] = []
         self.where = where
         self.columnar = columnar
+        self.native = vpcflow_native.ENABLED if native is None else native
         self.blocks: list[Groups] = []  # aggregates of the columnar path
         self.position = 0  # of the next chunk's first row in the file (first-seen order)
         checkpoint()
@@ -122,22 +131,29 @@ class FileFlows:
         if plan is None:
             plan = self.plans[(chunk.fmt, chunk.region)] = _Plan(chunk.fmt, chunk.region)
         split: Split | None = None
+        block: Block | None = None
         if self.columnar and chunk.region is None:  # text and Parquet chunks
             if chunk.text is not None:
-                split = split_text(chunk.text, plan.width, chunk.header)
+                if self.native:
+                    block = vpcflow_native.aggregate_text(
+                        plan.layout, chunk.text, chunk.header, self.position
+                    )
+                if block is None:
+                    split = split_text(chunk.text, plan.width, chunk.header)
             elif chunk.columns is not None:
                 split = split_columns(chunk.columns)
-        if split is None:
-            self.position += self._add_rows(plan, chunk, enumerate(chunk.rows))
-            return
-        block = aggregate(plan.layout, split, self.position)
+        if block is None:
+            if split is None:
+                self.position += self._add_rows(plan, chunk, enumerate(chunk.rows))
+                return
+            block = aggregate(plan.layout, split, self.position)
         self.records += block.records
         self.loaded += block.loaded
         self.skipped += block.skipped
         if block.groups is not None:
             self.blocks.append(block.groups)
         if block.fallback:
-            self._add_rows(plan, chunk, _fields(chunk, split, block.fallback))
+            self._add_rows(plan, chunk, _fields(chunk, block.fallback))
         self.position += block.lines
 
     def _add_rows(self, plan: _Plan, chunk: Chunk, rows: Iterable[tuple[int, list[bytes]]]) -> int:
@@ -308,73 +324,13 @@ class FileFlows:
         return vocab.values[int(account[head])], region or region_hint
 
 
-def _fields(chunk: Chunk, split: Split, rows: list[int]) -> Iterable[tuple[int, list[bytes]]]:
+def _fields(chunk: Chunk, rows: list[int]) -> Iterable[tuple[int, list[bytes]]]:
     """The fields of the given rows of a block, as the per-record path reads them."""
     if chunk.text is not None:
         lines = chunk.text.split(b"\n")
         return ((i, lines[i].split()) for i in rows)
-    columns = split.columns
+    columns = chunk.columns or []
     return ((i, [col[i].as_py() for col in columns]) for i in rows)
-
-
-def expand_flows(
-    table: FlowTable,
-    out: DeltaBuffer,
-    ip_hours: dict[tuple[str, int], list[int]],
-) -> None:
-    """Write a batch's staged flows into `out` as columns (graph.edge_rows.EdgeRows): FLOW for
-    the interface and, when known, its instance. Remote addresses are bumped into `ip_hours`
-    for their IpAddress vertex and geolocation."""
-    flows = table.merged()
-    if flows is None:
-        return
-    # (required fields: never None)
-    eni: list[Any] = values_of("interface-id", flows.eni)
-    remote: list[Any] = values_of("srcaddr", flows.remote)
-    qualifier = qualifier_texts(flows.qualifier)
-    hour = flows.hour.tolist()
-    columns = flows.table.T  # (the records column is not written)
-    bytes_in, bytes_out, packets_in, packets_out = columns[:4].tolist()
-    first, last = columns[5:].tolist()
-    counts = (bytes_in, bytes_out, packets_in, packets_out)
-    out.add_rows(EdgeRows(FLOW, ENI, IP, eni, remote, qualifier, hour, first, last, counts))
-    known = flows.instance != VOCABS["instance-id"].id(None)
-    if known.any():
-        keep = known.tolist()
-
-        def kept(column: list[Any]) -> list[Any]:
-            return list(compress(column, keep))
-
-        instance: list[Any] = values_of("instance-id", flows.instance[known])
-        out.add_rows(
-            EdgeRows(
-                FLOW, INSTANCE, IP, instance,
-                kept(remote), kept(qualifier), kept(hour), kept(first), kept(last),
-                tuple(kept(c) for c in counts),
-            )
-        )  # fmt: skip
-    # one bump per (remote address, hour), in address id order: new IpAddress vertices then
-    # get ids in the order the flows name them (sorted by address id within an interface), and
-    # the store inserts each flow edge next to the one before in the (src, label, dst, ...) index
-    bumps = by_key([flows.remote, flows.hour])
-    n, start, end = (
-        bumps.reduce(reduce, flows.table[:, column]).tolist()
-        for column, reduce in ((4, np.add), (5, np.minimum), (6, np.maximum))
-    )
-    addresses: list[Any] = values_of("srcaddr", flows.remote[bumps.first])
-    with collector_paused():
-        for address, h, k, lo, hi in zip(
-            addresses, flows.hour[bumps.first].tolist(), n, start, end, strict=True
-        ):
-            acc = ip_hours.get((address, h))
-            if acc is None:
-                ip_hours[(address, h)] = [k, lo, hi]
-            else:
-                acc[0] += k
-                if lo < acc[1]:
-                    acc[1] = lo
-                if hi > acc[2]:
-                    acc[2] = hi
 
 
 def stage_flow_file(
@@ -385,11 +341,12 @@ def stage_flow_file(
     flow_format: str | None,
     *,
     columnar: bool = True,
+    native: bool | None = None,
 ) -> None:
     """Stage every record of one flow file into `deltas`; fill res.records/loaded/skipped,
     res.errors ("<where>: <message>" per bad record), res.first_account/first_region.
     Raise loaders.cloudtrail.FileError when the file as a whole is unusable."""
-    flows = FileFlows(obj.uri, columnar=columnar)
+    flows = FileFlows(obj.uri, columnar=columnar, native=native)
     # The aggregates are many small lists and tuples that live until the file is staged; the
     # cyclic GC would scan them again and again (40% of the time) and they hold no cycles.
     with collector_paused():

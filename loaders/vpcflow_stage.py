@@ -1,4 +1,5 @@
-"""VPC flow groups → staged flows: direction, qualifier and rollup keys with array operations.
+"""VPC flow groups → staged flows → graph rows: direction, qualifier and rollup keys with array
+operations, then a batch's flows as FLOW edge columns (`expand_flows`).
 
 A file's aggregates (`Groups`: from the columnar path and from the per-record path alike) each
 get their direction, remote address and qualifier as arrays, and the file's flows go to the batch
@@ -16,14 +17,27 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from itertools import compress
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-from graph.model import ACCOUNT, BELONGS_TO, ENI, HAS_INTERFACE, INSTANCE, Scalar, VertexRef
-from loaders.vpcflow_batch import COLUMNS, FlowPart, current_vocabs, first_seen
+from graph.edge_rows import EdgeRows
+from graph.model import (
+    ACCOUNT,
+    BELONGS_TO,
+    ENI,
+    FLOW,
+    HAS_INTERFACE,
+    INSTANCE,
+    IP,
+    Scalar,
+    VertexRef,
+)
+from loaders.collector import collector_paused
+from loaders.vpcflow_batch import COLUMNS, FlowPart, FlowTable, by_key, current_vocabs, first_seen
 from loaders.vpcflow_columns import Bools, Groups
 from loaders.vpcflow_fields import I64, INFERRED, INGRESS, KEY_FIELDS, VOCABS, Value
 
@@ -205,3 +219,63 @@ def _stage_interface(
     d.count(HAS_INTERFACE, inst, nic, "", first, last, (n,))
     if acct is not None:
         d.count(BELONGS_TO, inst, acct, "", first, last, (n,))
+
+
+def expand_flows(
+    table: FlowTable,
+    out: DeltaBuffer,
+    ip_hours: dict[tuple[str, int], list[int]],
+) -> None:
+    """Write a batch's staged flows into `out` as columns (graph.edge_rows.EdgeRows): FLOW for
+    the interface and, when known, its instance. Remote addresses are bumped into `ip_hours`
+    for their IpAddress vertex and geolocation."""
+    flows = table.merged()
+    if flows is None:
+        return
+    # (required fields: never None)
+    eni: list[Any] = values_of("interface-id", flows.eni)
+    remote: list[Any] = values_of("srcaddr", flows.remote)
+    qualifier = qualifier_texts(flows.qualifier)
+    hour = flows.hour.tolist()
+    columns = flows.table.T  # (the records column is not written)
+    bytes_in, bytes_out, packets_in, packets_out = columns[:4].tolist()
+    first, last = columns[5:].tolist()
+    counts = (bytes_in, bytes_out, packets_in, packets_out)
+    out.add_rows(EdgeRows(FLOW, ENI, IP, eni, remote, qualifier, hour, first, last, counts))
+    known = flows.instance != VOCABS["instance-id"].id(None)
+    if known.any():
+        keep = known.tolist()
+
+        def kept(column: list[Any]) -> list[Any]:
+            return list(compress(column, keep))
+
+        instance: list[Any] = values_of("instance-id", flows.instance[known])
+        out.add_rows(
+            EdgeRows(
+                FLOW, INSTANCE, IP, instance,
+                kept(remote), kept(qualifier), kept(hour), kept(first), kept(last),
+                tuple(kept(c) for c in counts),
+            )
+        )  # fmt: skip
+    # one bump per (remote address, hour), in address id order: new IpAddress vertices then
+    # get ids in the order the flows name them (sorted by address id within an interface), and
+    # the store inserts each flow edge next to the one before in the (src, label, dst, ...) index
+    bumps = by_key([flows.remote, flows.hour])
+    n, start, end = (
+        bumps.reduce(reduce, flows.table[:, column]).tolist()
+        for column, reduce in ((4, np.add), (5, np.minimum), (6, np.maximum))
+    )
+    addresses: list[Any] = values_of("srcaddr", flows.remote[bumps.first])
+    with collector_paused():
+        for address, h, k, lo, hi in zip(
+            addresses, flows.hour[bumps.first].tolist(), n, start, end, strict=True
+        ):
+            acc = ip_hours.get((address, h))
+            if acc is None:
+                ip_hours[(address, h)] = [k, lo, hi]
+            else:
+                acc[0] += k
+                if lo < acc[1]:
+                    acc[1] = lo
+                if hi > acc[2]:
+                    acc[2] = hi

@@ -17,6 +17,8 @@
 //!   `commit`s it (or `discard`s it when an identity is unusable), so a declined file leaves
 //!   nothing behind.
 
+mod flows;
+
 use std::borrow::Cow;
 
 use ahash::{AHashMap, AHashSet, RandomState};
@@ -574,5 +576,6 @@ fn fallback_record<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Staging>()?;
+    m.add_class::<flows::FlowBlock>()?;
     Ok(())
 }
