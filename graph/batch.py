@@ -262,6 +262,25 @@ class DeltaBuffer:
             for i, c in enumerate(counts):
                 row[i] += c
 
+    def add_counted(
+        self,
+        label: str,
+        src: VertexRef,
+        dst: VertexRef,
+        qualifier: str,
+        first: int,
+        last: int,
+        hours: dict[int, list[int]],
+    ) -> None:
+        """`count_hours` from one source, taking `hours` over (the caller gives it up): for
+        edges folded elsewhere (the native core), most of them new to the buffer."""
+        key = (label, src, dst, qualifier)
+        if key in self._edges:
+            self.count_hours(label, (src,), dst, qualifier, first, last, hours)
+            return
+        self._edges[key] = EdgeDelta(label, src, dst, qualifier, first, last, hours)
+        self.hour_rows += len(hours)
+
     def count_hours(
         self,
         label: str,

@@ -1,6 +1,7 @@
 """Types of the native core built from loaders/native (Rust); see loaders/cloudtrail_native.py."""
 
 from collections.abc import Iterable
+from typing import Any
 
 _Strings = tuple[str | None, ...]
 _Raws = tuple[bytes | None, bytes | None, bytes | None]
@@ -26,6 +27,14 @@ _Row = tuple[
     int,
 ]
 
+_Folded = tuple[
+    list[tuple[str, str, int, int]],
+    list[tuple[int, Any, Any, int, int]],
+    list[tuple[int, int, int, str, int, int, dict[int, list[int]]]],
+    list[tuple[int, int, int, int, int]],
+    list[tuple[int, int, int, int, int]],
+]
+
 class Staging:
     def __init__(self, special: Iterable[str]) -> None: ...
     def scan(self, data: bytes, hint: str | None) -> _Scan | None: ...
@@ -48,6 +57,10 @@ class Staging:
     def discard(self) -> None: ...
     def drain(self) -> list[_Row]: ...
     def __len__(self) -> int: ...
+    def fold_keys(self) -> tuple[list[tuple[bytes, str | None]], list[str]]: ...
+    def fold(
+        self, principal: list[int], rollups: list[list[int]], address: list[int]
+    ) -> _Folded: ...
 
 _FlowPlan = int | tuple[int, int, int] | tuple[int, list[int]]
 _FlowGroups = tuple[

@@ -39,6 +39,14 @@ from loaders.vpcflow_batch import FlowTable
 if TYPE_CHECKING:
     from loaders._native import Staging
 
+# expand's folds: (principal, hour) and (address, hour) totals [n, first, last], and the first
+# and last observed of every edge target ([0, first, last])
+Folded = tuple[
+    dict[tuple[Principal, int], list[int]],
+    dict[tuple[str, int], list[int]],
+    dict[VertexRef, list[int]],
+]
+
 # Keys are raw userIdentity bytes, one per role session: a bounded cache, sized for memory
 # (see graph/sqlite.py's vertex cache) rather than hit rate, which barely changes.
 _PRINCIPAL_CACHE_LIMIT = 20_000
@@ -233,11 +241,54 @@ class CloudTrailDeltas:
         agents in an hour, so USED_IP and USED_USER_AGENT compress well), then each
         relationship's hours are counted for the principal and every rollup at once: one edge
         look-up per rollup for all its hours (a relationship has about 7 hours in a batch).
+        A batch of the native core's tuples only (the usual one) is folded by the core, by the
+        same steps in the same order (loaders/native/src/fold.rs).
         """
-        self.drain_native()
         out.absorb(self.direct)
         remotes = self.flows.remote_addresses()
-        ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
+        if self.tuples or self.native is None or not len(self.native):
+            self.drain_native()
+            ips = _IpRefs(geo, {key[4] for key in self.tuples if key[4]} | remotes)
+            principal_hours, ip_hours, spans = self._fold(out, ips)
+        else:
+            from loaders.cloudtrail_native import folded
+
+            ips, principal_hours, ip_hours, spans = folded(
+                self.native, self.principals, out, lambda raws: _IpRefs(geo, raws | remotes)
+            )
+        seen: set[int] = set()
+        for (p, _hour), (n, first, last) in principal_hours.items():
+            if id(p) not in seen:
+                seen.add(id(p))
+                for ref, props in p.vertices:
+                    out.vertex(ref, first, last, props)
+            for target in p.targets:
+                span = spans.get(target)
+                if span is None:
+                    spans[target] = [0, first, last]
+                else:
+                    if first < span[1]:
+                        span[1] = first
+                    if last > span[2]:
+                        span[2] = last
+            for label, src, dst in p.relations:
+                # both ends are among the principal's targets, whose spans are recorded above
+                out.count(label, src, dst, "", first, last, (n,))
+        if self.flows:
+            from loaders.vpcflow_stage import expand_flows
+
+            expand_flows(self.flows, out, ip_hours)
+            self.flows.clear()
+        ips.write_hours(out, ip_hours)
+        for ref, (_n, first, last) in spans.items():
+            out.vertex(ref, first, last)
+        self.tuples = {}
+        self.events = 0
+
+    def _fold(self, out: DeltaBuffer, ips: _IpRefs) -> Folded:
+        """`expand`'s folds of the Python-staged tuples: their edges go into `out`; returns the
+        (principal, hour) and (address, hour) totals and the first/last observed of every
+        edge target."""
         # (label, principal, target vertex, qualifier) -> [first, last, {hour: [successes,
         # failures]}]
         rows: dict[tuple[Any, ...], list[Any]] = {}
@@ -315,34 +366,7 @@ class CloudTrailDeltas:
                     span[1] = first
                 if last > span[2]:
                     span[2] = last
-        seen: set[int] = set()
-        for (p, _hour), (n, first, last) in principal_hours.items():
-            if id(p) not in seen:
-                seen.add(id(p))
-                for ref, props in p.vertices:
-                    out.vertex(ref, first, last, props)
-            for target in p.targets:
-                span = spans.get(target)
-                if span is None:
-                    spans[target] = [0, first, last]
-                else:
-                    if first < span[1]:
-                        span[1] = first
-                    if last > span[2]:
-                        span[2] = last
-            for label, src, dst in p.relations:
-                # both ends are among the principal's targets, whose spans are recorded above
-                out.count(label, src, dst, "", first, last, (n,))
-        if self.flows:
-            from loaders.vpcflow_stage import expand_flows
-
-            expand_flows(self.flows, out, ip_hours)
-            self.flows.clear()
-        ips.write_hours(out, ip_hours)
-        for ref, (_n, first, last) in spans.items():
-            out.vertex(ref, first, last)
-        self.tuples = {}
-        self.events = 0
+        return principal_hours, ip_hours, spans
 
 
 def _where(cursor: Cursor | None, index: int) -> Cursor | str:

@@ -25,11 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from graph.model import ACCESSED_BUCKET, AGENT, API, BUCKET, CALLED, USED_AGENT, USED_IP, VertexRef
 from loaders.cloudtrail import EMPTY, Event, Item, checked
 from loaders.cloudtrail_relations import SPECIAL
 
 if TYPE_CHECKING:
-    from loaders.cloudtrail_graph import CloudTrailDeltas, Principals, Staged
+    from collections.abc import Callable
+
+    from graph.batch import DeltaBuffer
+    from loaders.cloudtrail_graph import CloudTrailDeltas, Folded, Principals, Staged, _IpRefs
+    from loaders.identity import Principal
 
 try:
     from loaders import _native
@@ -39,6 +44,8 @@ except ImportError:  # built without Rust: the Python path alone
 BUILT = _native is not None
 ENABLED = BUILT and os.environ.get("GUMSHOE_NATIVE", "1") != "0"
 _SPECIAL = sorted(SPECIAL)
+# the relationships of the core's folded edges, by number (loaders/native/src/fold.rs)
+LABELS = (CALLED, USED_IP, USED_AGENT, ACCESSED_BUCKET)
 _Raws = tuple[bytes | None, bytes | None, bytes | None]
 
 
@@ -141,3 +148,61 @@ def drained(native: _native.Staging, principals: Principals) -> dict[tuple[Any, 
         (cache.get((i, r)) or principal_of(i, r), hour, s, name, ip, ua, b, ok): [n, f, la]
         for i, r, hour, s, name, ip, ua, b, ok, n, f, la in native.drain()
     }
+
+
+def folded(
+    native: _native.Staging,
+    principals: Principals,
+    out: DeltaBuffer,
+    ip_refs: Callable[[set[str]], _IpRefs],
+) -> tuple[_IpRefs, *Folded]:
+    """`CloudTrailDeltas.expand`'s folds of the core's tuples, run by the core: API vertices and
+    edges go into `out`; returns the batch's IP vertices (`ip_refs` of the tuples' addresses)
+    and what `CloudTrailDeltas._fold` returns. The core starts empty again.
+
+    Python decides what the core's ids mean: the principal of each (userIdentity, recipient)
+    and the vertices it rolls up to, and the address (if any) of each sourceIPAddress."""
+    pairs, raw_ips = native.fold_keys()
+    cache, principal_of = principals.cache, principals.get
+    number: dict[int, int] = {}  # id(principal) -> its number
+    people: list[Principal] = []
+    principal: list[int] = []
+    for identity, recipient in pairs:
+        p = cache.get((identity, recipient)) or principal_of(identity, recipient)
+        k = number.get(id(p))
+        if k is None:
+            k = number[id(p)] = len(people)
+            people.append(p)
+        principal.append(k)
+    sources: dict[VertexRef, int] = {}
+    rollups = [[sources.setdefault(t, len(sources)) for t in p.targets] for p in people]
+    ips = ip_refs(set(filter(None, raw_ips)))
+    addresses: dict[VertexRef, int] = {}
+    address = [
+        -1 if (ref := ips.ref(raw)) is None else addresses.setdefault(ref, len(addresses))
+        for raw in raw_ips
+    ]
+    apis, targets, edges, principal_totals, address_totals = native.fold(
+        principal, rollups, address
+    )
+    for source, name, first, last in apis:
+        api = VertexRef(API, f"{source}:{name}")
+        out.vertex(api, first, last, {"service": source, "method": name})
+    by_address, by_source = list(addresses), list(sources)
+    dsts: list[VertexRef] = []
+    spans: dict[VertexRef, list[int]] = {}
+    for kind, a, b, first, last in targets:
+        if kind == 0:
+            ref = VertexRef(API, f"{a}:{b}")
+        elif kind == 1:
+            ref = by_address[a]
+        else:
+            ref = VertexRef(AGENT if kind == 2 else BUCKET, a)
+        dsts.append(ref)
+        spans[ref] = [0, first, last]
+    add = out.add_counted
+    for label, src, dst, qualifier, first, last, hours in edges:
+        add(LABELS[label], by_source[src], dsts[dst], qualifier, first, last, hours)
+    principal_hours = {(people[k], h): [n, f, la] for k, h, n, f, la in principal_totals}
+    ip_hours = {(by_address[k].key, h): [n, f, la] for k, h, n, f, la in address_totals}
+    return ips, principal_hours, ip_hours, spans

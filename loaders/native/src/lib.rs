@@ -18,6 +18,7 @@
 //!   nothing behind.
 
 mod flows;
+mod fold;
 
 use std::borrow::Cow;
 
@@ -400,6 +401,46 @@ impl Staging {
 
     fn __len__(&self) -> usize {
         self.tuples.len()
+    }
+
+    /// The (userIdentity, recipient) pairs and the sourceIPAddress values of the staged tuples,
+    /// in the order `fold` numbers them.
+    #[allow(clippy::type_complexity)]
+    fn fold_keys<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> (Vec<(Bound<'py, PyBytes>, Option<&str>)>, Vec<&str>) {
+        self.discard();
+        let (pairs, ips) = fold::keys(&self.tuples);
+        let strings = &self.strings;
+        let pairs = pairs
+            .keys()
+            .map(|&(identity, recipient)| {
+                let raw = strings.get(identity).unwrap_or("");
+                (PyBytes::new(py, raw.as_bytes()), strings.get(recipient))
+            })
+            .collect();
+        let ips = ips.keys().map(|&ip| strings.get(ip).unwrap_or("")).collect();
+        (pairs, ips)
+    }
+
+    /// Fold every staged tuple into edges (see fold.rs) and start empty again:
+    /// `principal[p]`: the principal of the p-th pair of `fold_keys`; `rollups[q]`: the targets
+    /// principal q counts for; `address[i]`: the address of the i-th sourceIPAddress (-1: none).
+    fn fold<'py>(
+        &mut self,
+        py: Python<'py>,
+        principal: Vec<u32>,
+        rollups: Vec<Vec<u32>>,
+        address: Vec<i64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.discard();
+        let folded = fold::fold(&self.tuples, &self.strings, &principal, &rollups, &address)?;
+        let out = folded.into_py(py, &self.strings)?;
+        self.tuples.clear();
+        self.strings.clear();
+        self.known.clear();
+        Ok(out)
     }
 }
 
