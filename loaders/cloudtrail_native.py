@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from graph.batch import DeltaBuffer
-    from loaders.cloudtrail_graph import CloudTrailDeltas, Folded, Principals, Staged, _IpRefs
+    from loaders.cloudtrail_graph import CloudTrailDeltas, Folded, Principals, Staged
     from loaders.identity import Principal
+    from loaders.ip_refs import IpRefs
 
 try:
     from loaders import _native
@@ -154,8 +155,8 @@ def folded(
     native: _native.Staging,
     principals: Principals,
     out: DeltaBuffer,
-    ip_refs: Callable[[set[str]], _IpRefs],
-) -> tuple[_IpRefs, *Folded]:
+    ip_refs: Callable[[set[str]], IpRefs],
+) -> tuple[IpRefs, *Folded]:
     """`CloudTrailDeltas.expand`'s folds of the core's tuples, run by the core: API vertices and
     edges go into `out`; returns the batch's IP vertices (`ip_refs` of the tuples' addresses)
     and what `CloudTrailDeltas._fold` returns. The core starts empty again.

@@ -4,7 +4,7 @@ it involves and BELONGS_TO its account.
 - Entities land on the vertices CloudTrail creates: the access key's principal is resolved by
   loaders.identity from a userIdentity built out of accessKeyDetails (same keys, same rollups),
   instance ARNs are spelled as RunInstances spells them, and remote IPs get geolocation and ASO
-  exactly as CloudTrail source IPs do (IpAddress + LOCATED_IN + ANNOUNCED_BY, via _IpRefs).
+  exactly as CloudTrail source IPs do (IpAddress + LOCATED_IN + ANNOUNCED_BY, via IpRefs).
 - Every record is one observation of the finding: the edges it adds are counted once, in the
   hour of the finding's last observed time. The Finding vertex's first/last observed are
   service.eventFirstSeen/eventLastSeen (else createdAt/updatedAt).
@@ -38,11 +38,11 @@ from graph.model import (
     VertexRef,
 )
 from loaders.cloudtrail import RecordError, Skipped
-from loaders.cloudtrail_graph import _IpRefs
 from loaders.geo import default_index
 from loaders.graphs import RoutedStaging
 from loaders.guardduty import AccessKey, Finding, read_findings, remote_ips, sample_of
 from loaders.identity import resolve
+from loaders.ip_refs import IpRefs
 from loaders.timeparse import parse_time
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def stage_finding_file(
         else:
             findings.append(item)
     # one vectorized geolocation lookup per file, as CloudTrail does per flush
-    ips = _IpRefs(default_index(), {ip for _, f in findings for ip in remote_ips(f.service)})
+    ips = IpRefs(default_index(), {ip for _, f in findings for ip in remote_ips(f.service)})
     if isinstance(deltas, RoutedStaging):
         _stage_routed(res, deltas, findings, ips)
         return
@@ -94,7 +94,7 @@ def stage_finding_file(
 
 
 def _stage_routed(
-    res: ObjectResult, staging: RoutedStaging, findings: list[tuple[str, Finding]], ips: _IpRefs
+    res: ObjectResult, staging: RoutedStaging, findings: list[tuple[str, Finding]], ips: IpRefs
 ) -> None:
     """Membership routing: each finding into the part of the batch for the graphs that take its
     AccountId; a finding no graph takes is checked all the same, then counted as skipped."""
@@ -117,7 +117,7 @@ def _stage_routed(
         res.loaded += 1
 
 
-def stage_finding(d: DeltaBuffer, f: Finding, ips: _IpRefs) -> None:
+def stage_finding(d: DeltaBuffer, f: Finding, ips: IpRefs) -> None:
     """Stage one finding (required fields already checked by loaders.guardduty). Raises
     ValueError, before staging anything, when a timestamp is unreadable."""
     if not (f.id and f.accountId and f.createdAt and f.updatedAt and f.type):

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from graph.batch import DeltaBuffer
 from graph.model import FINDING, VertexRef
 from loaders.cloudtrail import FileError, RecordError, Skipped
-from loaders.cloudtrail_graph import _IpRefs
 from loaders.geo import default_index
 from loaders.guardduty import Finding, Item, read_findings
 from loaders.guardduty_graph import stage_finding
+from loaders.ip_refs import IpRefs
 
 
 def finding(fid: str = "f1", **extra: Any) -> dict[str, Any]:
@@ -189,7 +189,7 @@ _findings = st.builds(
 def finding_props(data: str) -> dict[str, Any]:
     buf = DeltaBuffer()
     got = found(data)
-    ips = _IpRefs(default_index(), {"8.8.8.8"})
+    ips = IpRefs(default_index(), {"8.8.8.8"})
     for _, f in got:
         stage_finding(buf, f, ips)
     batch = buf.take("g", [])

@@ -26,11 +26,11 @@ from graph.model import (
     Merge,
     VertexRef,
 )
-from loaders.cloudtrail_graph import _IpRefs
 from loaders.geo import default_index
 from loaders.guardduty import read_findings
 from loaders.guardduty_graph import stage_finding
 from loaders.identity import resolve
+from loaders.ip_refs import IpRefs
 from tests.unit.test_guardduty import finding
 
 ACCT = "111122223333"
@@ -43,7 +43,7 @@ def stage(f: dict[str, Any]) -> tuple[dict[VertexRef, dict[str, Any]], Edges]:
     buf = DeltaBuffer()
     items = read_findings(io.BytesIO(json.dumps(f).encode()))
     ((_, parsed),) = [i for i in items if isinstance(i, tuple)]
-    stage_finding(buf, parsed, _IpRefs(default_index(), {"8.8.8.8"}))
+    stage_finding(buf, parsed, IpRefs(default_index(), {"8.8.8.8"}))
     batch = buf.take("g", [])
     return (
         {v.ref: v.props for v in batch.vertices},

@@ -151,13 +151,19 @@ impl FlowBlock {
     /// The distinct values of the given columns together (source and destination addresses
     /// share one vocabulary), in first-seen order: every row of the first column, then of the
     /// next, as the columnar path's dictionary encoding numbers them.
-    fn distinct<'py>(&mut self, py: Python<'py>, columns: Vec<usize>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    fn distinct<'py>(
+        &mut self,
+        py: Python<'py>,
+        columns: Vec<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let mut seen: AHashMap<&[u8], u32> = AHashMap::new();
         let mut values: Vec<Bound<'py, PyBytes>> = Vec::new();
         let mut locals: Vec<(usize, Vec<u32>)> = Vec::new();
         for &col in &columns {
             if col >= self.width {
-                return Err(pyo3::exceptions::PyIndexError::new_err("column out of range"));
+                return Err(pyo3::exceptions::PyIndexError::new_err(
+                    "column out of range",
+                ));
             }
             let mut local = Vec::with_capacity(self.lines.len());
             for row in 0..self.lines.len() {
@@ -199,13 +205,17 @@ impl FlowBlock {
         max_counter: i64,
     ) -> PyResult<Bound<'py, PyTuple>> {
         if keys.len() != KEYS {
-            return Err(pyo3::exceptions::PyValueError::new_err("one plan per key field"));
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "one plan per key field",
+            ));
         }
         for plan in &keys {
             if let KeyPlan::Table(col, table) = plan {
-                let ok = self.locals.get(*col).and_then(|l| l.as_ref()).is_some_and(|l| {
-                    l.iter().all(|&i| (i as usize) < table.len())
-                });
+                let ok = self
+                    .locals
+                    .get(*col)
+                    .and_then(|l| l.as_ref())
+                    .is_some_and(|l| l.iter().all(|&i| (i as usize) < table.len()));
                 if !ok {
                     return Err(pyo3::exceptions::PyValueError::new_err(
                         "an id table that does not cover its column's distinct values",
@@ -262,7 +272,9 @@ impl FlowBlock {
             for (j, plan) in keys.iter().enumerate() {
                 let id = match plan {
                     KeyPlan::Absent(id) => *id,
-                    KeyPlan::Numbered(col, most, absent) => self.numbered(row, *col, *most, *absent),
+                    KeyPlan::Numbered(col, most, absent) => {
+                        self.numbered(row, *col, *most, *absent)
+                    }
                     KeyPlan::Table(col, table) => {
                         // (checked above: every table covers its column)
                         let local = self.locals[*col].as_ref().map_or(0, |l| l[row]);

@@ -96,10 +96,14 @@ pub(crate) fn fold(
 ) -> PyResult<Folded> {
     let (pairs, ips) = keys(tuples);
     if principal.len() != pairs.len() || address.len() != ips.len() {
-        return Err(pyo3::exceptions::PyValueError::new_err("tables of another batch"));
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "tables of another batch",
+        ));
     }
     if principal.iter().any(|&q| q as usize >= rollups.len()) {
-        return Err(pyo3::exceptions::PyValueError::new_err("a principal with no rollups"));
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "a principal with no rollups",
+        ));
     }
     let nonempty = |id: u32| strings.get(id).is_some_and(|s| !s.is_empty());
     let mut apis: Map<(u32, u32), (i64, i64)> = Map::default();
@@ -123,7 +127,9 @@ pub(crate) fn fold(
             let a = address[ip_index[&key.ip]];
             if a >= 0 {
                 keys[1] = Some((USED_IP, p, Target::Address(a as u32), EMPTY));
-                let acc = address_hours.entry((a as u32, hour)).or_insert([0, first, last]);
+                let acc = address_hours
+                    .entry((a as u32, hour))
+                    .or_insert([0, first, last]);
                 totals(acc, n, first, last);
             }
         }
@@ -135,7 +141,11 @@ pub(crate) fn fold(
         }
         for row in keys.into_iter().flatten() {
             rows.entry(row)
-                .or_insert_with(|| Span { first, last, hours: Map::default() })
+                .or_insert_with(|| Span {
+                    first,
+                    last,
+                    hours: Map::default(),
+                })
                 .add(first, last, hour, counts);
         }
         let acc = principal_hours.entry((p, hour)).or_insert([0, first, last]);
@@ -146,11 +156,13 @@ pub(crate) fn fold(
     let mut targets: Map<Target, (i64, i64)> = Map::default();
     for ((label, p, target, qualifier), span) in &rows {
         for &source in &rollups[*p as usize] {
-            let edge = edges.entry((*label, source, *target, *qualifier)).or_insert_with(|| Span {
-                first: span.first,
-                last: span.last,
-                hours: Map::default(),
-            });
+            let edge = edges
+                .entry((*label, source, *target, *qualifier))
+                .or_insert_with(|| Span {
+                    first: span.first,
+                    last: span.last,
+                    hours: Map::default(),
+                });
             for (&hour, &counts) in &span.hours {
                 edge.add(span.first, span.last, hour, counts);
             }
@@ -159,7 +171,13 @@ pub(crate) fn fold(
         seen.0 = seen.0.min(span.first);
         seen.1 = seen.1.max(span.last);
     }
-    Ok(Folded { apis, targets, edges, principal_hours, address_hours })
+    Ok(Folded {
+        apis,
+        targets,
+        edges,
+        principal_hours,
+        address_hours,
+    })
 }
 
 impl Folded {
