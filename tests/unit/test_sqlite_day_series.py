@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from graph import sqlite_days
 from graph.batch import DeltaBuffer, LedgerEntry
 from graph.membership import DAY
 from graph.model import ACCOUNT, API, CALLED, COUNTER_MAX, HOUR, IP, ROLE, USED_IP, VertexRef
@@ -190,3 +191,23 @@ def test_a_file_from_before_the_day_series_gets_them_when_opened(tmp_path: Path)
         assert by_api.keys() == reread[p].keys()
         assert all(np.array_equal(by_api[a], reread[p][a]) for a in by_api)
     again.close()
+
+
+_ids = st.integers(0, 2**40) | st.integers(1, 50)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_ids, st.integers(-3, 400), _ids, st.integers(0, 23)), max_size=60),
+)
+def test_the_packed_sort_orders_entries_as_lexsort_does(
+    rows: list[tuple[int, int, int, int]],
+) -> None:
+    # large ids too: past what one int64 can pack, the order falls back to lexsort
+    columns = [np.array([r[i] for r in rows], dtype=np.int64) for i in range(4)]
+    src, day, dst, hod = columns
+    day = D0 + day * DAY
+    order = sqlite_days._order(src, day, dst, hod)
+    reference = np.lexsort((hod, dst, day, src))
+    keys = np.stack([src, day, dst, hod])
+    assert (keys[:, order] == keys[:, reference]).all()
