@@ -168,14 +168,20 @@ ABUSE["depth"] = (
 
 @pytest.mark.parametrize("kind", sorted(ABUSE))
 def test_abusive_queries_are_refused_before_they_run(base: str, kind: str) -> None:
-    post(base, GRAPHS, ADMIN)  # warm up the connection and the server
+    began = time.perf_counter()
+    post(base, GRAPHS, ADMIN)  # warm up the server, and time a trivial request on it
+    trivial = time.perf_counter() - began
     began = time.perf_counter()
     r = post(base, ABUSE[kind], ADMIN)
     elapsed = time.perf_counter() - began
     body = r.json()
     assert "data" not in body or body["data"] is None, body
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED", body
-    assert elapsed < 0.25, f"{kind}: refused after {elapsed * 1000:.0f} ms"
+    # refused at once, not after expanding or running the query (which takes seconds to
+    # forever): within 250 ms, or ten trivial requests when the machine is that busy (CI runs
+    # the suite on two workers of a shared VM)
+    limit = max(0.25, 10 * trivial)
+    assert elapsed < limit, f"{kind}: refused after {elapsed * 1000:.0f} ms (limit {limit:.2f} s)"
 
 
 def test_introspection_passes_the_limits(base: str) -> None:
