@@ -293,7 +293,7 @@ class CloudTrailDeltas:
         # first/last observed of every endpoint, gathered once per relationship, not per edge
         spans: dict[VertexRef, list[int]] = {}
         apis: dict[tuple[str, str], VertexRef] = {}
-        ip_refs = ips._refs
+        ip_refs = ips.refs
         agents: dict[str, VertexRef] = {}
         # the folds below are written out instead of calling a helper: this loop runs once per
         # staged tuple and is the loader's hot path

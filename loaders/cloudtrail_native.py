@@ -186,15 +186,16 @@ def folded(
     apis, targets, edges, principal_totals, address_totals = native.fold(
         principal, rollups, address
     )
+    api_refs: dict[tuple[str, str], VertexRef] = {}
     for source, name, first, last in apis:
-        api = VertexRef(API, f"{source}:{name}")
+        api = api_refs[(source, name)] = VertexRef(API, f"{source}:{name}")
         out.vertex(api, first, last, {"service": source, "method": name})
     by_address, by_source = list(addresses), list(sources)
     dsts: list[VertexRef] = []
     spans: dict[VertexRef, list[int]] = {}
     for kind, a, b, first, last in targets:
-        if kind == 0:
-            ref = VertexRef(API, f"{a}:{b}")
+        if kind == 0:  # (every API is a CALLED target)
+            ref = api_refs[(a, b)]
         elif kind == 1:
             ref = by_address[a]
         else:

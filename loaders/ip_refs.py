@@ -17,11 +17,11 @@ class IpRefs:
         addresses = sorted({a for a in normalized.values() if a})
         infos = geo.lookup_many(addresses) if addresses else []
         self._info = dict(zip(addresses, infos, strict=True))
-        self._refs = {raw: VertexRef(IP, a) for raw, a in normalized.items() if a}
+        self.refs = {raw: VertexRef(IP, a) for raw, a in normalized.items() if a}
         self._written: set[str] = set()
 
     def ref(self, raw: str | None) -> VertexRef | None:
-        return self._refs.get(raw) if raw else None
+        return self.refs.get(raw) if raw else None
 
     def write_hours(self, out: DeltaBuffer, ip_hours: dict[tuple[str, int], list[int]]) -> None:
         """`relations` of every (address, hour) -> [n, first, last] of a flush, observing each

@@ -276,8 +276,9 @@ def _digits(col: Any, *, heads: bool = True) -> tuple[I64, Bools, I64, I64 | Non
     return values, good, lengths, np.where(lengths > 0, data[starts], -1).astype(np.int64)
 
 
-# fields whose ids are their numbers (the decoders take exactly str(i) for i up to the limit)
-_NUMBERED = {
+# fields whose ids are their numbers, as (largest, id of "-") (the decoders take exactly str(i)
+# for i up to the largest); the native path (loaders/vpcflow_native.py) uses them too
+NUMBERED = {
     "srcport": (65535, PORT_ABSENT),
     "dstport": (65535, PORT_ABSENT),
     "protocol": (255, PROTOCOL_ABSENT),
@@ -287,7 +288,7 @@ _NUMBERED = {
 def _ids(field: str, col: Any) -> I64:
     """Vocabulary ids of a key column's values (BAD where malformed), decoding each distinct
     raw value once."""
-    numbered = _NUMBERED.get(field)
+    numbered = NUMBERED.get(field)
     if numbered is not None:
         limit, absent = numbered
         values, good, lengths, first = _digits(col)

@@ -19,29 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from loaders.cloudtrail_native import BUILT, ENABLED
-from loaders.vpcflow_columns import Block, Groups, Layout
-from loaders.vpcflow_fields import (
-    I64,
-    KEY_FIELDS,
-    MAX_COUNTER,
-    MAX_EPOCH,
-    PORT_ABSENT,
-    PROTOCOL_ABSENT,
-    VOCABS,
-)
+from loaders.vpcflow_columns import NUMBERED, Block, Groups, Layout
+from loaders.vpcflow_fields import I64, KEY_FIELDS, MAX_COUNTER, MAX_EPOCH, VOCABS
 
 if BUILT:
     from loaders import _native
 
 __all__ = ["ENABLED", "aggregate_text", "split_only"]
 
-_SRC, _DST = KEY_FIELDS.index("srcaddr"), KEY_FIELDS.index("dstaddr")
-# fields whose ids are their numbers: (largest, id of "-"), as in the columnar path
-_NUMBERED = {
-    "srcport": (65535, PORT_ABSENT),
-    "dstport": (65535, PORT_ABSENT),
-    "protocol": (255, PROTOCOL_ABSENT),
-}
 _Plan = int | tuple[int, int, int] | tuple[int, list[int]]
 
 
@@ -56,9 +41,9 @@ def aggregate_text(layout: Layout, text: bytes, header: bool, base: int) -> Bloc
     for j, (field, pos) in enumerate(zip(KEY_FIELDS, layout.keys, strict=True)):
         if pos is None:
             plans.append(layout.absent[j])
-        elif field in _NUMBERED:
-            plans.append((pos, *_NUMBERED[field]))
-        elif j in (_SRC, _DST):
+        elif field in NUMBERED:  # ids are the numbers: (largest, id of "-")
+            plans.append((pos, *NUMBERED[field]))
+        elif field in ("srcaddr", "dstaddr"):
             if addresses is None:
                 # one vocabulary for both, numbered sources first (the columnar path's order)
                 both = block.distinct([layout.src, layout.dst])
@@ -66,10 +51,9 @@ def aggregate_text(layout: Layout, text: bytes, header: bool, base: int) -> Bloc
             plans.append((pos, addresses))
         else:
             plans.append((pos, VOCABS[field].of_raws(block.distinct([pos])).tolist()))
-    end = layout.end
     ids, hour, packets, nbytes, n, first, last, seq, back, records, skipped, loaded = (
         block.aggregate(
-            plans, layout.status, layout.start, end, layout.packets, layout.bytes,
+            plans, layout.status, layout.start, layout.end, layout.packets, layout.bytes,
             base, MAX_EPOCH, MAX_COUNTER,
         )
     )  # fmt: skip
