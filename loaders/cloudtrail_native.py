@@ -28,11 +28,13 @@ import msgspec
 from graph.model import ACCESSED_BUCKET, AGENT, API, BUCKET, CALLED, USED_AGENT, USED_IP, VertexRef
 from loaders.cloudtrail import EMPTY, Event, Item, checked
 from loaders.cloudtrail_relations import SPECIAL
+from loaders.jsonstream import WHOLE_LIMIT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from graph.batch import DeltaBuffer
+    from loaders._native import _Scan
     from loaders.cloudtrail_graph import CloudTrailDeltas, Folded, Principals, Staged
     from loaders.identity import Principal
     from loaders.ip_refs import IpRefs
@@ -59,12 +61,42 @@ def stage_delivery(
 ) -> Staged | None:
     """Stage a delivery object's events into `deltas`; None when the object is not one the core
     reads (nothing staged: the caller reads it the Python way)."""
-    from loaders.cloudtrail_graph import Staged
+    native = _staging(deltas)
+    return _stage(deltas, native, native.scan(data, hint), hint, errors)
 
+
+def stage_file(
+    deltas: CloudTrailDeltas, path: str, sniff: bool, hint: str | None, errors: list[str]
+) -> tuple[int, str, Staged] | None:
+    """`stage_delivery` of a local file the core reads, hashes and gunzips itself:
+    `(size, version, staged)`, or None when it is not a plain CloudTrail delivery object (then
+    nothing is staged and the caller reads the file the Python way, from the start). `sniff`:
+    the load detects sources from content (the core applies `detect`'s CloudTrail rules)."""
+    native = _staging(deltas)
+    read = native.scan_file(path, sniff, hint, WHOLE_LIMIT)
+    if read is None:
+        return None
+    size, version, scan = read
+    staged = _stage(deltas, native, scan, hint, errors)
+    return None if staged is None else (size, version, staged)
+
+
+def _staging(deltas: CloudTrailDeltas) -> _native.Staging:
     native = deltas.native
     if native is None:
         native = deltas.native = new_staging()
-    scan = native.scan(data, hint)
+    return native
+
+
+def _stage(
+    deltas: CloudTrailDeltas,
+    native: _native.Staging,
+    scan: _Scan | None,
+    hint: str | None,
+    errors: list[str],
+) -> Staged | None:
+    from loaders.cloudtrail_graph import Staged
+
     if scan is None:
         return None
     records, loaded, fallback, identities, first = scan

@@ -23,7 +23,7 @@ from graph.batch import LedgerStatus
 from loaders.cloudtrail import Cursor, FileError, Item, delivery_items, read_events
 from loaders.cloudtrail_graph import CloudTrailDeltas, Staged
 from loaders.cloudtrail_native import ENABLED as NATIVE
-from loaders.cloudtrail_native import stage_delivery
+from loaders.cloudtrail_native import stage_delivery, stage_file
 from loaders.detect import CLOUDTRAIL, DIGEST, GUARDDUTY, SNIFF_BYTES, VPCFLOW, detect
 from loaders.graphs import RoutedStaging
 from loaders.jsonstream import WHOLE_LIMIT
@@ -103,6 +103,21 @@ def read_object(
     """Read `obj`, adding its records to `into` only if the object as a whole is usable."""
     opts = _read_options(forced, flow_format)
     res = ObjectResult(size=obj.size)
+    if (
+        NATIVE
+        and obj.path is not None
+        and obj.size <= SMALL_OBJECT
+        and type(into) is CloudTrailDeltas
+        and forced in (None, CLOUDTRAIL)
+    ):
+        # the usual CloudTrail file: the core reads, hashes and gunzips it too (anything it
+        # declines is read below from the start, and staged nothing)
+        read = stage_file(into, obj.path, forced is None, obj.account_hint, res.errors)
+        if read is not None:
+            res.size, version, staged = read
+            res.version = obj.version or version
+            _staged(res, staged)
+            return _settled(res)
     try:
         raw = obj.opener()
     except Exception as e:
@@ -121,6 +136,11 @@ def read_object(
         _read_streamed(res, obj, staging, opts, raw)
         if res.failure is None:
             into.absorb(staging)
+    return _settled(res)
+
+
+def _settled(res: ObjectResult) -> ObjectResult:
+    """`res` with its ledger status final."""
     if res.failure is not None:
         res.status = "failed"
     elif res.status is not None:

@@ -45,6 +45,8 @@ class SourceObject:
     # Cheap change detector for the ledger fast path (local files: size and mtime).
     hint: str
     opener: Callable[[], ByteStream]
+    # a plain local file's path, which the native core may read itself (loaders.objects)
+    path: str | None = None
 
     @property
     def account_hint(self) -> str | None:
@@ -158,7 +160,7 @@ def _local_objects(uri: str, st: os.stat_result) -> Iterator[SourceObject]:
 
 
 def _local_file(uri: str, st: os.stat_result) -> SourceObject:
-    return SourceObject(uri, st.st_size, None, _hint(st), partial(_open_file, uri))
+    return SourceObject(uri, st.st_size, None, _hint(st), partial(_open_file, uri), uri)
 
 
 def _hint(st: os.stat_result) -> str:

@@ -20,6 +20,7 @@
 //! Modules: `scan` decodes delivery objects; `fold` folds a batch's tuples into edges for
 //! `CloudTrailDeltas.expand`; `flows` splits and aggregates VPC flow-log text blocks.
 
+mod file;
 mod flows;
 mod fold;
 mod scan;
@@ -91,6 +92,7 @@ struct Staging {
     // (identity, recipient) pairs Python has resolved since the last drain
     known: AHashSet<(u32, u32)>,
     unknown: Vec<(u32, u32)>,
+    inflater: file::Inflater,
 }
 
 #[pymethods]
@@ -105,6 +107,7 @@ impl Staging {
             pending: Vec::new(),
             known: AHashSet::new(),
             unknown: Vec::new(),
+            inflater: file::Inflater::new(),
         }
     }
 
@@ -124,49 +127,40 @@ impl Staging {
         data: &[u8],
         hint: Option<&str>,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.discard();
         let Ok(text) = std::str::from_utf8(data) else {
-            return Ok(None);
-        };
-        let mut scan = Scan {
-            st: self,
-            py,
-            hint,
-            records: 0,
-            fallback: PyList::empty(py),
-            first: None,
-            seen: AHashSet::new(),
-            error: None,
-        };
-        let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = (&mut de)
-            .deserialize_map(DeliveryVisitor(&mut scan))
-            .and_then(|()| de.end());
-        if let Some(e) = scan.error.take() {
-            self.discard();
-            return Err(e);
-        }
-        if parsed.is_err() {
             self.discard();
             return Ok(None);
+        };
+        self.scan_text(py, text, hint)
+    }
+
+    /// `scan` of a local file read whole (see file.rs), for the CloudTrail objects it would
+    /// stage: `(size, version, scan)`, or None when the file is not one (nothing staged; read it
+    /// the Python way). `sniff`: decide by content, as `detect` does, that it is CloudTrail (the
+    /// load did not name the source); `limit`: the largest text read whole.
+    #[pyo3(signature = (path, sniff, hint, limit))]
+    fn scan_file<'py>(
+        &mut self,
+        py: Python<'py>,
+        path: &str,
+        sniff: bool,
+        hint: Option<&str>,
+        limit: usize,
+    ) -> PyResult<Option<(usize, String, Bound<'py, PyTuple>)>> {
+        self.discard();
+        let inflater = &mut self.inflater;
+        let Some(file) = py.allow_threads(|| file::read(path, limit, inflater)) else {
+            return Ok(None);
+        };
+        if file.text.first() != Some(&b'{') || (sniff && !file::sniffs_cloudtrail(&file.text)) {
+            return Ok(None);
         }
-        let Scan {
-            records,
-            fallback,
-            first,
-            ..
-        } = scan;
-        let identities = PyList::empty(py);
-        for &(identity, recipient) in &self.unknown {
-            let raw = self.strings.get(identity).unwrap_or("");
-            let pair = (
-                PyBytes::new(py, raw.as_bytes()),
-                self.strings.get(recipient).into_pyobject(py)?,
-            );
-            identities.append(pair)?;
-        }
-        let out = (records, self.pending.len(), fallback, identities, first);
-        Ok(Some(out.into_pyobject(py)?))
+        let Ok(text) = std::str::from_utf8(&file.text) else {
+            return Ok(None);
+        };
+        Ok(self
+            .scan_text(py, text, hint)?
+            .map(|scan| (file.size, file.version, scan)))
     }
 
     /// Add the pending tuples of the last scan to the batch's.
@@ -337,6 +331,56 @@ impl Staging {
         self.strings.clear();
         self.known.clear();
         Ok(out)
+    }
+}
+
+impl Staging {
+    fn scan_text<'py>(
+        &mut self,
+        py: Python<'py>,
+        text: &str,
+        hint: Option<&str>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.discard();
+        let mut scan = Scan {
+            st: self,
+            py,
+            hint,
+            records: 0,
+            fallback: PyList::empty(py),
+            first: None,
+            seen: AHashSet::new(),
+            error: None,
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = (&mut de)
+            .deserialize_map(DeliveryVisitor(&mut scan))
+            .and_then(|()| de.end());
+        if let Some(e) = scan.error.take() {
+            self.discard();
+            return Err(e);
+        }
+        if parsed.is_err() {
+            self.discard();
+            return Ok(None);
+        }
+        let Scan {
+            records,
+            fallback,
+            first,
+            ..
+        } = scan;
+        let identities = PyList::empty(py);
+        for &(identity, recipient) in &self.unknown {
+            let raw = self.strings.get(identity).unwrap_or("");
+            let pair = (
+                PyBytes::new(py, raw.as_bytes()),
+                self.strings.get(recipient).into_pyobject(py)?,
+            );
+            identities.append(pair)?;
+        }
+        let out = (records, self.pending.len(), fallback, identities, first);
+        Ok(Some(out.into_pyobject(py)?))
     }
 }
 
