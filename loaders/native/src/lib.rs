@@ -7,8 +7,8 @@
 //!
 //! Everything this module does not decide itself goes back to Python, which keeps every rule
 //! in one place:
-//! - a file that is not valid UTF-8, not a delivery object, or that serde rejects anywhere
-//!   (wrong types, duplicate fields, truncation) is declined whole (`scan` returns None), and
+//! - a file that is not valid UTF-8, not a delivery object, or that the reader rejects
+//!   anywhere (invalid JSON, wrong types, duplicate fields, truncation) is declined whole (`scan` returns None), and
 //!   the Python path reads it and reports its errors exactly as before;
 //! - events Python must look at (relationship events, S3 calls with a request body, missing
 //!   fields, timestamps not in CloudTrail's own format) come back as fallback records, decoded
@@ -17,9 +17,11 @@
 //!   `commit`s it (or `discard`s it when an identity is unusable), so a declined file leaves
 //!   nothing behind.
 //!
-//! Modules: `scan` decodes delivery objects; `fold` folds a batch's tuples into edges for
+//! Modules: `file` reads, hashes and gunzips local files; `delivery` reads delivery objects and
+//! `scan` stages their records; `fold` folds a batch's tuples into edges for
 //! `CloudTrailDeltas.expand`; `flows` splits and aggregates VPC flow-log text blocks.
 
+mod delivery;
 mod file;
 mod flows;
 mod fold;
@@ -31,9 +33,9 @@ use ahash::{AHashMap, AHashSet, RandomState};
 use indexmap::IndexMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
-use serde::Deserializer;
 
-use crate::scan::{DeliveryVisitor, Scan};
+use crate::delivery::Stop;
+use crate::scan::Scan;
 
 /// One staged tuple; strings are interned ids (0: absent).
 #[derive(Hash, PartialEq, Eq, Clone, Copy)]
@@ -93,6 +95,8 @@ struct Staging {
     known: AHashSet<(u32, u32)>,
     unknown: Vec<(u32, u32)>,
     inflater: file::Inflater,
+    // the interned userIdentity texts by their first bytes (scan.rs's `known_identity`)
+    identities: AHashMap<[u8; scan::PREFIX], Vec<u32>>,
 }
 
 #[pymethods]
@@ -108,6 +112,7 @@ impl Staging {
             known: AHashSet::new(),
             unknown: Vec::new(),
             inflater: file::Inflater::new(),
+            identities: AHashMap::new(),
         }
     }
 
@@ -282,6 +287,7 @@ impl Staging {
             out.append(row.into_pyobject(py)?)?;
         }
         self.strings.clear();
+        self.identities.clear();
         self.known.clear();
         Ok(out)
     }
@@ -329,6 +335,7 @@ impl Staging {
         let out = folded.into_py(py, &self.strings)?;
         self.tuples.clear();
         self.strings.clear();
+        self.identities.clear();
         self.known.clear();
         Ok(out)
     }
@@ -350,26 +357,25 @@ impl Staging {
             fallback: PyList::empty(py),
             first: None,
             seen: AHashSet::new(),
-            error: None,
         };
-        let mut de = serde_json::Deserializer::from_str(text);
-        let parsed = (&mut de)
-            .deserialize_map(DeliveryVisitor(&mut scan))
-            .and_then(|()| de.end());
-        if let Some(e) = scan.error.take() {
-            self.discard();
-            return Err(e);
-        }
-        if parsed.is_err() {
-            self.discard();
-            return Ok(None);
-        }
+        let read = scan::read(text, &mut scan);
         let Scan {
             records,
             fallback,
             first,
             ..
         } = scan;
+        match read {
+            Ok(()) => {}
+            Err(Stop::Decline) => {
+                self.discard();
+                return Ok(None);
+            }
+            Err(Stop::Python(e)) => {
+                self.discard();
+                return Err(e);
+            }
+        }
         let identities = PyList::empty(py);
         for &(identity, recipient) in &self.unknown {
             let raw = self.strings.get(identity).unwrap_or("");

@@ -1,15 +1,14 @@
-//! Decoding an S3 delivery object for `Staging.scan`: the fields staging reads, CloudTrail's
-//! own timestamps, and the serde visitors that stage records as they are decoded.
+//! Staging the records of an S3 delivery object for `Staging.scan` (delivery.rs reads them):
+//! the fields staging reads, CloudTrail's own timestamps, and the tuple of each record.
 
 use std::borrow::Cow;
 
 use ahash::AHashSet;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 
+use crate::delivery::{Reader, Step, Stop};
 use crate::{Key, Staging};
 
 /// The fields of an S3 request body that Python's `_Params` decodes (all of them, so that a
@@ -28,46 +27,26 @@ struct Params<'a> {
     _instance: Option<Cow<'a, str>>,
 }
 
-/// A present field's raw JSON, `null` included (Option's own deserializer would read `null`
-/// as absent, and Python tells the two apart).
-fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
-/// The fields of `loaders.cloudtrail.Event` that staging reads.
-#[derive(Deserialize)]
-struct Record<'a> {
-    #[serde(borrow, default, rename = "eventTime")]
-    event_time: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "@timestamp")]
-    timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    p_event_time: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "eventSource")]
-    source: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "eventName")]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "awsRegion")]
-    region: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "sourceIPAddress")]
-    ip: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "userAgent")]
-    agent: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "errorCode")]
-    error: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "recipientAccountId")]
-    recipient: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "userIdentity", deserialize_with = "raw")]
-    identity: Option<&'a RawValue>,
-    #[serde(
-        borrow,
-        default,
-        rename = "requestParameters",
-        deserialize_with = "raw"
-    )]
-    request: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "responseElements", deserialize_with = "raw")]
-    response: Option<&'a RawValue>,
+/// The fields of `loaders.cloudtrail.Event` that staging reads, as delivery.rs reads them:
+/// strings (None: absent or null) and raw JSON texts (None: absent; `null` is a text, since
+/// Python tells the two apart).
+#[derive(Default)]
+pub(crate) struct Record<'a> {
+    pub(crate) event_time: Option<Cow<'a, str>>,
+    pub(crate) timestamp: Option<Cow<'a, str>>,
+    pub(crate) p_event_time: Option<Cow<'a, str>>,
+    pub(crate) source: Option<Cow<'a, str>>,
+    pub(crate) name: Option<Cow<'a, str>>,
+    pub(crate) region: Option<Cow<'a, str>>,
+    pub(crate) ip: Option<Cow<'a, str>>,
+    pub(crate) agent: Option<Cow<'a, str>>,
+    pub(crate) error: Option<Cow<'a, str>>,
+    pub(crate) recipient: Option<Cow<'a, str>>,
+    pub(crate) identity: Option<&'a str>,
+    // the interned id of `identity` when the reader recognised it (0: not yet interned)
+    pub(crate) identity_id: u32,
+    pub(crate) request: Option<&'a str>,
+    pub(crate) response: Option<&'a str>,
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -123,7 +102,7 @@ fn nonempty<'a>(s: &'a Option<Cow<'_, str>>) -> Option<&'a str> {
     s.as_deref().filter(|v| !v.is_empty())
 }
 
-/// One `scan` under way: records are staged as serde yields them, never collected.
+/// One `scan` under way: records are staged as delivery.rs reads them, never collected.
 pub(crate) struct Scan<'s, 'py, 'h> {
     pub(crate) st: &'s mut Staging,
     pub(crate) py: Python<'py>,
@@ -132,12 +111,33 @@ pub(crate) struct Scan<'s, 'py, 'h> {
     pub(crate) fallback: Bound<'py, PyList>,
     pub(crate) first: Option<Bound<'py, PyTuple>>,
     pub(crate) seen: AHashSet<(u32, u32)>,
-    // a Python error met inside serde's callbacks, raised once serde has returned
-    pub(crate) error: Option<PyErr>,
+}
+
+/// How much of a userIdentity's text finds the identities it may be (see `known_identity`).
+pub(crate) const PREFIX: usize = 64;
+
+/// The first `PREFIX` bytes of an identity's text, if it has that many.
+fn identity_prefix(text: &[u8]) -> Option<&[u8; PREFIX]> {
+    text.get(..PREFIX)?.try_into().ok()
 }
 
 impl Scan<'_, '_, '_> {
-    fn record(&mut self, r: Record<'_>) -> PyResult<()> {
+    /// The id and length of an interned userIdentity whose text begins `rest` (the text from a
+    /// userIdentity value to the end of the object), if any.
+    pub(crate) fn known_identity(&self, rest: &[u8]) -> Option<(u32, usize)> {
+        let ids = self.st.identities.get(identity_prefix(rest)?)?;
+        ids.iter().find_map(|&id| {
+            let text = self.st.strings.get(id)?.as_bytes();
+            let n = text.len();
+            // the tail first: sessions of one role differ there (creationDate, MFA)
+            let tail = n.saturating_sub(PREFIX);
+            let same =
+                rest.len() >= n && rest[tail..n] == text[tail..] && rest[..tail] == text[..tail];
+            same.then_some((id, n))
+        })
+    }
+
+    pub(crate) fn record(&mut self, r: Record<'_>) -> PyResult<()> {
         let index = self.records;
         self.records += 1;
         let Some((key, ts)) = self.key(&r) else {
@@ -151,7 +151,7 @@ impl Scan<'_, '_, '_> {
         }
         if self.first.is_none() {
             let py = self.py;
-            let identity = r.identity.map_or("", |v| v.get());
+            let identity = r.identity.unwrap_or("");
             let recipient = nonempty(&r.recipient).or(self.hint);
             self.first = Some(PyTuple::new(
                 py,
@@ -180,18 +180,28 @@ impl Scan<'_, '_, '_> {
             if let Some(body) = r.request {
                 // bucket vertices of CreateBucket/DeleteBucket, and bodies that are not an
                 // object (null, a JSON string), are Python's
-                if name == "CreateBucket" || name == "DeleteBucket" || !body.get().starts_with('{')
-                {
+                if name == "CreateBucket" || name == "DeleteBucket" || !body.starts_with('{') {
                     return None;
                 }
-                let params: Params<'_> = serde_json::from_str(body.get()).ok()?;
+                let params: Params<'_> = serde_json::from_str(body).ok()?;
                 bucket = Some(params.bucket);
             }
         }
-        let s = &mut self.st.strings;
         let recipient = nonempty(&r.recipient).or(self.hint);
+        let identity = match r.identity {
+            None => 0,
+            Some(_) if r.identity_id != 0 => r.identity_id,
+            Some(text) => {
+                let id = self.st.strings.id(text);
+                if let Some(prefix) = identity_prefix(text.as_bytes()) {
+                    self.st.identities.entry(*prefix).or_default().push(id);
+                }
+                id
+            }
+        };
+        let s = &mut self.st.strings;
         let key = Key {
-            identity: r.identity.map_or(0, |v| s.id(v.get())),
+            identity,
             recipient: recipient.map_or(0, |v| s.id(v)),
             source: s.id(source),
             name: s.id(name),
@@ -205,67 +215,129 @@ impl Scan<'_, '_, '_> {
     }
 }
 
-pub(crate) struct DeliveryVisitor<'a, 's, 'py, 'h>(pub(crate) &'a mut Scan<'s, 'py, 'h>);
-
-impl<'de> Visitor<'de> for DeliveryVisitor<'_, '_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a CloudTrail delivery object")
+/// Read a delivery object, staging each record through `scan` as it is read.
+pub(crate) fn read(text: &str, scan: &mut Scan<'_, '_, '_>) -> Step {
+    let mut r = Reader {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    r.ws();
+    r.expect(b'{')?;
+    let mut found = false;
+    r.ws();
+    if r.peek() == Some(b'}') {
+        return Err(Stop::Decline); // no Records
     }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
-        let mut found = false;
-        // (an escaped key is an error here: the file goes to Python, which reads any key)
-        while let Some(key) = map.next_key::<&'de str>()? {
-            if key == "Records" {
-                if found {
-                    return Err(de::Error::custom("Records twice"));
-                }
-                found = true;
-                map.next_value_seed(RecordsSeed(&mut *self.0))?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    loop {
+        r.ws();
+        let key = r.key()?;
+        if key == b"Records" {
+            if found {
+                return Err(Stop::Decline);
             }
-        }
-        if found {
-            Ok(())
+            found = true;
+            records(&mut r, scan)?;
         } else {
-            Err(de::Error::missing_field("Records"))
+            r.skip(1)?;
+        }
+        if !r.next_member(b'}')? {
+            break;
+        }
+    }
+    r.ws();
+    if r.i != r.b.len() || !found {
+        return Err(Stop::Decline);
+    }
+    Ok(())
+}
+
+fn records(r: &mut Reader<'_>, scan: &mut Scan<'_, '_, '_>) -> Step {
+    r.expect(b'[')?;
+    r.ws();
+    if r.peek() == Some(b']') {
+        r.i += 1;
+        return Ok(());
+    }
+    loop {
+        r.ws();
+        let record = record(r, scan)?;
+        scan.record(record).map_err(Stop::Python)?;
+        if !r.next_member(b']')? {
+            return Ok(());
         }
     }
 }
 
-struct RecordsSeed<'a, 's, 'py, 'h>(&'a mut Scan<'s, 'py, 'h>);
-
-impl<'de> DeserializeSeed<'de> for RecordsSeed<'_, '_, '_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+/// One record (at depth 2: the delivery object and the Records array around it).
+fn record<'a>(rd: &mut Reader<'a>, scan: &Scan<'_, '_, '_>) -> Step<Record<'a>> {
+    const DEPTH: usize = 3;
+    rd.expect(b'{')?;
+    let mut r = Record::default();
+    let mut seen = 0u16;
+    rd.ws();
+    if rd.peek() == Some(b'}') {
+        rd.i += 1;
+        return Ok(r);
     }
-}
-
-impl<'de> Visitor<'de> for RecordsSeed<'_, '_, '_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an array of CloudTrail records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(r) = seq.next_element::<Record<'de>>()? {
-            if let Err(e) = self.0.record(r) {
-                self.0.error = Some(e);
-                return Err(de::Error::custom("Python error"));
+    loop {
+        rd.ws();
+        let key = rd.any_key()?;
+        let field: u16 = match key.as_bytes() {
+            b"eventTime" => 0,
+            b"@timestamp" => 1,
+            b"p_event_time" => 2,
+            b"eventSource" => 3,
+            b"eventName" => 4,
+            b"awsRegion" => 5,
+            b"sourceIPAddress" => 6,
+            b"userAgent" => 7,
+            b"errorCode" => 8,
+            b"recipientAccountId" => 9,
+            b"userIdentity" => 10,
+            b"requestParameters" => 11,
+            b"responseElements" => 12,
+            _ => 16,
+        };
+        if field < 16 {
+            if seen & (1 << field) != 0 {
+                return Err(Stop::Decline); // a field twice
             }
+            seen |= 1 << field;
         }
-        Ok(())
+        match field {
+            0 => r.event_time = rd.text()?,
+            1 => r.timestamp = rd.text()?,
+            2 => r.p_event_time = rd.text()?,
+            3 => r.source = rd.text()?,
+            4 => r.name = rd.text()?,
+            5 => r.region = rd.text()?,
+            6 => r.ip = rd.text()?,
+            7 => r.agent = rd.text()?,
+            8 => r.error = rd.text()?,
+            9 => r.recipient = rd.text()?,
+            10 => {
+                let start = rd.i;
+                if let Some((id, len)) = scan.known_identity(&rd.b[start..]) {
+                    rd.i += len;
+                    r.identity = Some(&rd.s[start..rd.i]);
+                    r.identity_id = id;
+                } else {
+                    r.identity = Some(rd.raw(DEPTH)?);
+                }
+            }
+            11 => r.request = Some(rd.raw(DEPTH)?),
+            12 => r.response = Some(rd.raw(DEPTH)?),
+            _ => rd.skip(DEPTH)?,
+        }
+        if !rd.next_member(b'}')? {
+            return Ok(r);
+        }
     }
 }
 
-fn bytes_of<'py>(py: Python<'py>, v: Option<&RawValue>) -> Option<Bound<'py, PyBytes>> {
-    v.map(|raw| PyBytes::new(py, raw.get().as_bytes()))
+fn bytes_of<'py>(py: Python<'py>, v: Option<&str>) -> Option<Bound<'py, PyBytes>> {
+    v.map(|raw| PyBytes::new(py, raw.as_bytes()))
 }
 
 fn fallback_record<'py>(
