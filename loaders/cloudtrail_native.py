@@ -66,14 +66,20 @@ def stage_delivery(
 
 
 def stage_file(
-    deltas: CloudTrailDeltas, path: str, sniff: bool, hint: str | None, errors: list[str]
+    deltas: CloudTrailDeltas,
+    path: str,
+    size: int,
+    sniff: bool,
+    hint: str | None,
+    errors: list[str],
 ) -> tuple[int, str, Staged] | None:
     """`stage_delivery` of a local file the core reads, hashes and gunzips itself:
     `(size, version, staged)`, or None when it is not a plain CloudTrail delivery object (then
     nothing is staged and the caller reads the file the Python way, from the start). `sniff`:
-    the load detects sources from content (the core applies `detect`'s CloudTrail rules)."""
+    the load detects sources from content (the core applies `detect`'s CloudTrail rules);
+    `size`: the file's size when listed (a file that has grown since is still read whole)."""
     native = _staging(deltas)
-    read = native.scan_file(path, sniff, hint, WHOLE_LIMIT)
+    read = native.scan_file(path, size, sniff, hint, WHOLE_LIMIT)
     if read is None:
         return None
     size, version, scan = read

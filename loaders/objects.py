@@ -112,7 +112,7 @@ def read_object(
     ):
         # the usual CloudTrail file: the core reads, hashes and gunzips it too (anything it
         # declines is read below from the start, and staged nothing)
-        read = stage_file(into, obj.path, forced is None, obj.account_hint, res.errors)
+        read = stage_file(into, obj.path, obj.size, forced is None, obj.account_hint, res.errors)
         if read is not None:
             res.size, version, staged = read
             res.version = obj.version or version

@@ -67,7 +67,8 @@ def _same_as_python(path: Path) -> ObjectResult:
 def _staged_by_core(path: Path, sniff: bool = True) -> Any:
     deltas = CloudTrailDeltas(Principals())
     errors: list[str] = []
-    read = stage_file(deltas, str(path), sniff, None, errors)
+    size = path.stat().st_size if path.is_file() else 0
+    read = stage_file(deltas, str(path), size, sniff, None, errors)
     if read is None:  # nothing staged
         assert deltas.events == 0 and errors == []
         assert deltas.native is None or len(deltas.native) == 0
@@ -139,10 +140,23 @@ def test_a_text_over_the_limit_is_declined(tmp_path: Path) -> None:
     for name, data in (("f.json.gz", GZ), ("f.json", TEXT)):
         path = tmp_path / name
         path.write_bytes(data)
-        assert native.scan_file(str(path), True, None, len(TEXT) - 1) is None
-        assert native.scan_file(str(path), True, None, len(TEXT)) is not None
+        size = len(data)
+        assert native.scan_file(str(path), size, True, None, len(TEXT) - 1) is None
+        assert native.scan_file(str(path), size, True, None, len(TEXT)) is not None
         native.discard()
     assert len(TEXT) < WHOLE_LIMIT
+
+
+@pytest.mark.parametrize("listed", [0, 1, len(GZ) - 1, len(GZ) + 1, 10 * len(GZ)])
+def test_a_file_is_read_whole_whatever_its_listed_size(tmp_path: Path, listed: int) -> None:
+    # (a file rewritten between the listing and the read: still read to its end)
+    path = tmp_path / "d.json.gz"
+    path.write_bytes(GZ)
+    read = new_staging().scan_file(str(path), listed, True, None, WHOLE_LIMIT)
+    assert read is not None
+    size, version, scan = read
+    assert (size, version) == (len(GZ), "sha256:" + hashlib.sha256(GZ).hexdigest())
+    assert scan[0] == 4
 
 
 def test_sniffing_follows_the_load_options(tmp_path: Path) -> None:

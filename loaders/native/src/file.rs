@@ -8,6 +8,8 @@
 //! with several members, trailing bytes, a bad CRC or a size over the limit is Python's.
 
 use std::ffi::c_void;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
 
 use libdeflate_sys::{
     libdeflate_alloc_decompressor, libdeflate_decompressor, libdeflate_free_decompressor,
@@ -92,10 +94,16 @@ pub(crate) struct FileText {
     pub(crate) text: Vec<u8>,
 }
 
-/// Read `path` whole; None when it cannot be read, is corrupt gzip or decompresses to more than
-/// `limit` bytes (Python reads those again and reports what is wrong).
-pub(crate) fn read(path: &str, limit: usize, inflater: &mut Inflater) -> Option<FileText> {
-    let data = std::fs::read(path).ok()?;
+/// Read `path` whole, `size` its size when listed; None when it cannot be read, is corrupt gzip
+/// or decompresses to more than `limit` bytes (Python reads those again and reports what is
+/// wrong).
+pub(crate) fn read(
+    path: &str,
+    size: usize,
+    limit: usize,
+    inflater: &mut Inflater,
+) -> Option<FileText> {
+    let data = whole(path, size).ok()?;
     let version = hex_version(&Sha256::digest(&data));
     let size = data.len();
     let text = if data.starts_with(&GZIP_MAGIC) {
@@ -110,6 +118,25 @@ pub(crate) fn read(path: &str, limit: usize, inflater: &mut Inflater) -> Option<
         version,
         text,
     })
+}
+
+/// The bytes of a regular file listed with `size` bytes: one read of `size + 1` bytes, since a
+/// short read of a regular file is its end (open, read and close: `fs::read` would also stat
+/// the file and read again to see the end), then the rest of a file that has grown.
+fn whole(path: &str, size: usize) -> std::io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    let mut data = vec![0u8; size + 1];
+    let n = loop {
+        match file.read(&mut data) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            read => break read?,
+        }
+    };
+    data.truncate(n);
+    if n > size {
+        file.read_to_end(&mut data)?;
+    }
+    Ok(data)
 }
 
 fn hex_version(digest: &[u8]) -> String {

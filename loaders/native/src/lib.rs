@@ -141,20 +141,22 @@ impl Staging {
 
     /// `scan` of a local file read whole (see file.rs), for the CloudTrail objects it would
     /// stage: `(size, version, scan)`, or None when the file is not one (nothing staged; read it
-    /// the Python way). `sniff`: decide by content, as `detect` does, that it is CloudTrail (the
-    /// load did not name the source); `limit`: the largest text read whole.
-    #[pyo3(signature = (path, sniff, hint, limit))]
+    /// the Python way). `size`: the file's size when listed; `sniff`: decide by content, as
+    /// `detect` does, that it is CloudTrail (the load did not name the source); `limit`: the
+    /// largest text read whole.
+    #[pyo3(signature = (path, size, sniff, hint, limit))]
     fn scan_file<'py>(
         &mut self,
         py: Python<'py>,
         path: &str,
+        size: usize,
         sniff: bool,
         hint: Option<&str>,
         limit: usize,
     ) -> PyResult<Option<(usize, String, Bound<'py, PyTuple>)>> {
         self.discard();
         let inflater = &mut self.inflater;
-        let Some(file) = py.allow_threads(|| file::read(path, limit, inflater)) else {
+        let Some(file) = py.allow_threads(|| file::read(path, size, limit, inflater)) else {
             return Ok(None);
         };
         if file.text.first() != Some(&b'{') || (sniff && !file::sniffs_cloudtrail(&file.text)) {
