@@ -3,10 +3,12 @@
 Most CloudTrail objects are S3 deliveries of ordinary API calls. For them, building one Python
 object per event (the typed decode) and counting it into its tuple (`CloudTrailDeltas.add_all`)
 was most of a load's CPU. `loaders._native.Staging` decodes such an object in one pass and counts
-its ordinary events into the same tuples without per-event Python objects; Python keeps every
-rule that is not plain counting:
-- objects the core does not read (not UTF-8, not a delivery object, anything serde rejects) go
-  to the Python path whole, with its error messages;
+its ordinary events into the same tuples without per-event Python objects (for a local file,
+`stage_file`, it also reads, hashes and gunzips the file); Python keeps every rule that is not
+plain counting:
+- objects the core does not read (not UTF-8, not a delivery object, not valid JSON, fields of
+  the wrong type; for files, anything but one whole gzip member) go to the Python path whole,
+  with its error messages;
 - events with relationships (`SPECIAL`), CreateBucket/DeleteBucket, S3 bodies that are not an
   object, missing fields and timestamps in other formats come back as fallback records, which
   `add_all` stages in file order, exactly as it would have;
