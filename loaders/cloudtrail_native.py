@@ -84,9 +84,9 @@ def stage_file(
     read = native.scan_file(path, size, sniff, hint, WHOLE_LIMIT)
     if read is None:
         return None
-    size, version, scan = read
+    size_read, version, scan = read
     staged = _stage(deltas, native, scan, hint, errors)
-    return None if staged is None else (size, version, staged)
+    return None if staged is None else (size_read, version, staged)
 
 
 def _staging(deltas: CloudTrailDeltas) -> _native.Staging:

@@ -141,16 +141,18 @@ def _staged(path: Path, native: bool) -> tuple[ObjectResult, list[str], list[str
         objects._read = general
         objects.NATIVE = enabled
     staged_natively = deltas.native is not None and len(deltas.native) > 0
+    return (result, *expanded(deltas), calls, staged_natively)
+
+
+def expanded(deltas: CloudTrailDeltas) -> tuple[list[str], list[str]]:
+    """What `deltas` staged, expanded: its vertices and edges, each sorted."""
     out = DeltaBuffer()
     deltas.expand(out, default_index())
     batch = out.take(GRAPH, [])
     return (
-        result,
         sorted(map(repr, batch.vertices)),
         # (an edge's hours in hour order: the order they were counted in is not part of it)
         sorted(repr(replace(e, hours=dict(sorted(e.hours.items())))) for e in batch.edges),
-        calls,
-        staged_natively,
     )
 
 

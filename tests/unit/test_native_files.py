@@ -19,17 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import loaders.objects as objects
-from graph.batch import DeltaBuffer
 from loaders.cloudtrail_graph import CloudTrailDeltas, Principals
 from loaders.cloudtrail_native import BUILT, new_staging, stage_file
-from loaders.geo import default_index
 from loaders.jsonstream import WHOLE_LIMIT
 from loaders.objects import ObjectResult, read_object
 from loaders.sources import iter_objects
+from tests.unit.test_delivery_fast_path import expanded
 from tests.unit.test_native_staging import _delivery, _event
 
 pytestmark = pytest.mark.skipif(not BUILT, reason="the native core is not built (no Rust)")
-GRAPH = "arn:aws:detective:us-east-1:111122223333:graph:" + "f" * 32
 TEXT = _delivery(
     _event(),
     _event(eventName="AssumeRole", eventSource="sts.amazonaws.com"),  # staged by Python
@@ -47,14 +45,7 @@ def _read(path: Path, by_core: bool) -> tuple[ObjectResult, list[str], list[str]
         obj = replace(obj, path=None)
     deltas = CloudTrailDeltas(Principals())
     result = read_object(obj, deltas, None)
-    out = DeltaBuffer()
-    deltas.expand(out, default_index())
-    batch = out.take(GRAPH, [])
-    return (
-        result,
-        sorted(map(repr, batch.vertices)),
-        sorted(repr(replace(e, hours=dict(sorted(e.hours.items())))) for e in batch.edges),
-    )
+    return (result, *expanded(deltas))
 
 
 def _same_as_python(path: Path) -> ObjectResult:

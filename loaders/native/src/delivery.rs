@@ -27,6 +27,9 @@ pub(crate) enum Stop {
 
 pub(crate) type Step<T = ()> = Result<T, Stop>;
 
+/// A string's content bounds in the text, and whether it has escapes.
+pub(crate) type Key = (usize, usize, bool);
+
 /// A position in a JSON text.
 pub(crate) struct Reader<'a> {
     pub(crate) s: &'a str,
@@ -73,27 +76,50 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An object key without escapes, and the colon after it.
-    pub(crate) fn key(&mut self) -> Step<&'a [u8]> {
-        match self.any_key()? {
-            Cow::Borrowed(key) => Ok(key.as_bytes()),
-            Cow::Owned(_) => Err(Stop::Decline),
+    /// An object's members, `{` to `}`: `member` reads each value, given its key (a string as
+    /// `string_rest` reads it), with the reader just after the colon.
+    #[inline]
+    pub(crate) fn object(&mut self, mut member: impl FnMut(&mut Self, Key) -> Step) -> Step {
+        self.expect(b'{')?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            self.expect(b'"')?;
+            let key = self.string_rest()?;
+            self.ws();
+            self.expect(b':')?;
+            self.ws();
+            member(self, key)?;
+            if !self.next_member(b'}')? {
+                return Ok(());
+            }
         }
     }
 
-    /// An object key (escapes decoded), and the colon after it.
-    pub(crate) fn any_key(&mut self) -> Step<Cow<'a, str>> {
-        self.expect(b'"')?;
-        let (start, end, escaped) = self.string_rest()?;
-        let key = self.decoded(start, end, escaped)?;
+    /// An array's elements, `[` to `]`: `element` reads each one.
+    #[inline]
+    pub(crate) fn array(&mut self, mut element: impl FnMut(&mut Self) -> Step) -> Step {
+        self.expect(b'[')?;
         self.ws();
-        self.expect(b':')?;
-        self.ws();
-        Ok(key)
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            element(self)?;
+            if !self.next_member(b']')? {
+                return Ok(());
+            }
+        }
     }
 
     /// The text of a string read by `string_rest`.
-    pub(crate) fn decoded(&self, start: usize, end: usize, escaped: bool) -> Step<Cow<'a, str>> {
+    pub(crate) fn decoded(&self, (start, end, escaped): Key) -> Step<Cow<'a, str>> {
         if !escaped {
             return Ok(Cow::Borrowed(&self.s[start..end]));
         }
@@ -107,7 +133,7 @@ impl<'a> Reader<'a> {
     /// The rest of a string after its opening quote: the content's bounds and whether it has
     /// escapes. Control characters, bad escapes and a missing closing quote decline.
     #[inline]
-    pub(crate) fn string_rest(&mut self) -> Step<(usize, usize, bool)> {
+    pub(crate) fn string_rest(&mut self) -> Step<Key> {
         let start = self.i;
         let mut escaped = false;
         loop {
@@ -146,8 +172,8 @@ impl<'a> Reader<'a> {
             }
             Some(b'"') => {
                 self.i += 1;
-                let (start, end, escaped) = self.string_rest()?;
-                self.decoded(start, end, escaped).map(Some)
+                let string = self.string_rest()?;
+                self.decoded(string).map(Some)
             }
             _ => Err(Stop::Decline),
         }
@@ -214,32 +240,9 @@ impl<'a> Reader<'a> {
                 self.i += 1;
                 self.string_rest().map(|_| ())
             }
-            Some(open @ (b'{' | b'[')) => {
-                if depth >= MAX_DEPTH {
-                    return Err(Stop::Decline);
-                }
-                self.i += 1;
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.ws();
-                if self.peek() == Some(close) {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    if open == b'{' {
-                        self.expect(b'"')?;
-                        self.string_rest()?;
-                        self.ws();
-                        self.expect(b':')?;
-                        self.ws();
-                    }
-                    self.skip(depth + 1)?;
-                    if !self.next_member(close)? {
-                        return Ok(());
-                    }
-                }
-            }
+            Some(b'{' | b'[') if depth >= MAX_DEPTH => Err(Stop::Decline),
+            Some(b'{') => self.object(|r, _| r.skip(depth + 1)),
+            Some(b'[') => self.array(|r| r.skip(depth + 1)),
             Some(b't') => self.word(b"true"),
             Some(b'f') => self.word(b"false"),
             Some(b'n') => self.word(b"null"),

@@ -367,16 +367,12 @@ impl Staging {
             first,
             ..
         } = scan;
-        match read {
-            Ok(()) => {}
-            Err(Stop::Decline) => {
-                self.discard();
-                return Ok(None);
-            }
-            Err(Stop::Python(e)) => {
-                self.discard();
-                return Err(e);
-            }
+        if let Err(stop) = read {
+            self.discard();
+            return match stop {
+                Stop::Decline => Ok(None),
+                Stop::Python(e) => Err(e),
+            };
         }
         let identities = PyList::empty(py);
         for &(identity, recipient) in &self.unknown {

@@ -222,29 +222,24 @@ pub(crate) fn read(text: &str, scan: &mut Scan<'_, '_, '_>) -> Step {
         b: text.as_bytes(),
         i: 0,
     };
-    r.ws();
-    r.expect(b'{')?;
     let mut found = false;
     r.ws();
-    if r.peek() == Some(b'}') {
-        return Err(Stop::Decline); // no Records
-    }
-    loop {
-        r.ws();
-        let key = r.key()?;
-        if key == b"Records" {
-            if found {
-                return Err(Stop::Decline);
-            }
-            found = true;
-            records(&mut r, scan)?;
-        } else {
-            r.skip(1)?;
+    r.object(|r, (start, end, escaped)| {
+        if escaped {
+            return Err(Stop::Decline); // (serde read the keys here as borrowed text)
         }
-        if !r.next_member(b'}')? {
-            break;
+        if &r.b[start..end] != b"Records" {
+            return r.skip(1);
         }
-    }
+        if found {
+            return Err(Stop::Decline);
+        }
+        found = true;
+        r.array(|r| {
+            let record = record(r, scan)?;
+            scan.record(record).map_err(Stop::Python)
+        })
+    })?;
     r.ws();
     if r.i != r.b.len() || !found {
         return Err(Stop::Decline);
@@ -252,38 +247,13 @@ pub(crate) fn read(text: &str, scan: &mut Scan<'_, '_, '_>) -> Step {
     Ok(())
 }
 
-fn records(r: &mut Reader<'_>, scan: &mut Scan<'_, '_, '_>) -> Step {
-    r.expect(b'[')?;
-    r.ws();
-    if r.peek() == Some(b']') {
-        r.i += 1;
-        return Ok(());
-    }
-    loop {
-        r.ws();
-        let record = record(r, scan)?;
-        scan.record(record).map_err(Stop::Python)?;
-        if !r.next_member(b']')? {
-            return Ok(());
-        }
-    }
-}
-
 /// One record (at depth 2: the delivery object and the Records array around it).
 fn record<'a>(rd: &mut Reader<'a>, scan: &Scan<'_, '_, '_>) -> Step<Record<'a>> {
     const DEPTH: usize = 3;
-    rd.expect(b'{')?;
     let mut r = Record::default();
     let mut seen = 0u16;
-    rd.ws();
-    if rd.peek() == Some(b'}') {
-        rd.i += 1;
-        return Ok(r);
-    }
-    loop {
-        rd.ws();
-        let key = rd.any_key()?;
-        let field: u16 = match key.as_bytes() {
+    rd.object(|rd, key| {
+        let field: u16 = match rd.decoded(key)?.as_bytes() {
             b"eventTime" => 0,
             b"@timestamp" => 1,
             b"p_event_time" => 2,
@@ -330,10 +300,9 @@ fn record<'a>(rd: &mut Reader<'a>, scan: &Scan<'_, '_, '_>) -> Step<Record<'a>> 
             12 => r.response = Some(rd.raw(DEPTH)?),
             _ => rd.skip(DEPTH)?,
         }
-        if !rd.next_member(b'}')? {
-            return Ok(r);
-        }
-    }
+        Ok(())
+    })?;
+    Ok(r)
 }
 
 fn bytes_of<'py>(py: Python<'py>, v: Option<&str>) -> Option<Bound<'py, PyBytes>> {
