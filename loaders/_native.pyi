@@ -10,7 +10,8 @@ _Scan = tuple[
     int,
     list[tuple[int, _Strings, _Raws]],
     list[tuple[bytes, str | None]],
-    tuple[int, str | None, bytes, str | None] | None,
+    list[tuple[int, str | None, bytes, str | None]],
+    tuple[int, str | None] | None,
 ]
 _Row = tuple[
     bytes,

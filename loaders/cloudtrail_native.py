@@ -107,7 +107,7 @@ def _stage(
 
     if scan is None:
         return None
-    records, loaded, fallback, identities, first = scan
+    records, loaded, fallback, identities, firsts, last = scan
     principals = deltas.principals
     try:
         for raw, recipient in identities:
@@ -118,13 +118,18 @@ def _stage(
     native.commit()
     deltas.events += loaded
     out = Staged(records=records, loaded=loaded)
-    first_index = None
-    if first is not None:
-        first_index, recipient, raw, region = first
-        out.first_account = recipient or principals.get(raw, recipient).account
-        out.first_region = region
+    # as add_all: the account and region of the first loaded record with an account, or the
+    # region of the last loaded record when none has one
+    first_index = last_index = None
+    for index, recipient, raw, region in firsts:
+        account = recipient or principals.get(raw, recipient).account
+        if account is not None:
+            first_index, out.first_account, out.first_region = index, account, region
+            break
+    if first_index is None and last is not None:
+        last_index, out.first_region = last
     if fallback:
-        _stage_fallback(deltas, native, fallback, hint, errors, out, first_index)
+        _stage_fallback(deltas, native, fallback, hint, errors, out, first_index, last_index)
     return out
 
 
@@ -136,6 +141,7 @@ def _stage_fallback(
     errors: list[str],
     out: Staged,
     first_index: int | None,
+    last_index: int | None,
 ) -> None:
     """Stage the records the core left to Python with `add_all`, in file order, then hand their
     tuples to the core after the object's own (so that the tuples of a batch stay in the order
@@ -148,9 +154,14 @@ def _stage_fallback(
         staged = apart.add_all((_item(index, strings, raws),), hint, errors, None, index)
         out.loaded += staged.loaded
         out.skipped += staged.skipped
-        if staged.loaded and (first_index is None or index < first_index):
-            first_index = index
-            out.first_account, out.first_region = staged.first_account, staged.first_region
+        if not staged.loaded:
+            continue
+        if staged.first_account is not None:
+            if first_index is None or index < first_index:
+                first_index = index
+                out.first_account, out.first_region = staged.first_account, staged.first_region
+        elif first_index is None and (last_index is None or index > last_index):
+            last_index, out.first_region = index, staged.first_region
     deltas.events += apart.events
     add = native.add
     for (p, hour, source, name, ip, agent, bucket, ok), (n, first, last) in apart.tuples.items():

@@ -64,6 +64,19 @@ VALID = {
     "no records": b'{"Records": []}',
     "empty record": b'{"Records": [{}]}',
     "null fields": _delivery(_event(userAgent=None, errorCode=None, sourceIPAddress=None)),
+    # the first account is the first record's with one (the region, without one, the last's)
+    "first record without an account": _delivery(
+        _event(userIdentity=None, recipientAccountId=None), _event(awsRegion="us-west-2")
+    ),
+    "an account first in a record left to Python": _delivery(
+        _event(userIdentity=None, recipientAccountId=None),
+        _event(eventName="AssumeRole", eventSource="sts.amazonaws.com", awsRegion="ap-south-1"),
+        _event(awsRegion="us-west-2"),
+    ),
+    "no account anywhere": _delivery(
+        _event(userIdentity=None, recipientAccountId=None),
+        _event(userIdentity=None, recipientAccountId=None, awsRegion="us-west-2"),
+    ),
     "escaped keys": _delivery(_event(eventVersion="1.08")).replace(
         b'"eventName"', b'"event\\u004eame"'
     ),

@@ -119,12 +119,14 @@ impl Staging {
     /// Decode a delivery object and stage its ordinary events as pending.
     ///
     /// None: not something this module reads (nothing staged). Otherwise
-    /// `(records, staged, fallback, identities, first)`: fallback records as
+    /// `(records, staged, fallback, identities, firsts, last)`: fallback records as
     /// `(index, (eventTime, @timestamp, p_event_time, eventSource, eventName, awsRegion,
     /// sourceIPAddress, userAgent, errorCode, recipientAccountId), (userIdentity,
     /// requestParameters, responseElements))`, raw bodies as bytes or None when absent; the
-    /// (userIdentity, recipient) pairs Python must resolve before `commit`; and the first staged
-    /// event as `(index, recipient, userIdentity, awsRegion)` or None.
+    /// (userIdentity, recipient) pairs Python must resolve before `commit`; the first staged
+    /// events as `(index, recipient, userIdentity, awsRegion)`, each until one has a recipient
+    /// (one per userIdentity), for the first record with an account; and, when none has a
+    /// recipient, `(index, awsRegion)` of the last staged event (else None).
     #[pyo3(signature = (data, hint))]
     fn scan<'py>(
         &mut self,
@@ -357,16 +359,22 @@ impl Staging {
             hint,
             records: 0,
             fallback: PyList::empty(py),
-            first: None,
+            firsts: PyList::empty(py),
+            settled: false,
+            first_identities: AHashSet::new(),
+            last: None,
             seen: AHashSet::new(),
         };
         let read = scan::read(text, &mut scan);
         let Scan {
             records,
             fallback,
-            first,
+            firsts,
+            settled,
+            last,
             ..
         } = scan;
+        let last = if settled { None } else { last };
         if let Err(stop) = read {
             self.discard();
             return match stop {
@@ -383,7 +391,14 @@ impl Staging {
             );
             identities.append(pair)?;
         }
-        let out = (records, self.pending.len(), fallback, identities, first);
+        let out = (
+            records,
+            self.pending.len(),
+            fallback,
+            identities,
+            firsts,
+            last,
+        );
         Ok(Some(out.into_pyobject(py)?))
     }
 }

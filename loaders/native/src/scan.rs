@@ -109,7 +109,12 @@ pub(crate) struct Scan<'s, 'py, 'h> {
     pub(crate) hint: Option<&'h str>,
     pub(crate) records: usize,
     pub(crate) fallback: Bound<'py, PyList>,
-    pub(crate) first: Option<Bound<'py, PyTuple>>,
+    // the first staged records, for the object's first account: each one until one names its
+    // recipient (one per identity: a repeat adds no account), and the last one's region
+    pub(crate) firsts: Bound<'py, PyList>,
+    pub(crate) settled: bool,
+    pub(crate) first_identities: AHashSet<u32>,
+    pub(crate) last: Option<(usize, Option<String>)>,
     pub(crate) seen: AHashSet<(u32, u32)>,
 }
 
@@ -149,19 +154,23 @@ impl Scan<'_, '_, '_> {
         if !st.known.contains(&who) && self.seen.insert(who) {
             st.unknown.push(who);
         }
-        if self.first.is_none() {
-            let py = self.py;
-            let identity = r.identity.unwrap_or("");
+        if !self.settled {
             let recipient = nonempty(&r.recipient).or(self.hint);
-            self.first = Some(PyTuple::new(
-                py,
-                [
-                    index.into_pyobject(py)?.into_any(),
-                    recipient.into_pyobject(py)?.into_any(),
-                    PyBytes::new(py, identity.as_bytes()).into_any(),
-                    r.region.as_deref().into_pyobject(py)?.into_any(),
-                ],
-            )?);
+            if recipient.is_some() || self.first_identities.insert(key.identity) {
+                let py = self.py;
+                let identity = r.identity.unwrap_or("");
+                self.firsts.append(PyTuple::new(
+                    py,
+                    [
+                        index.into_pyobject(py)?.into_any(),
+                        recipient.into_pyobject(py)?.into_any(),
+                        PyBytes::new(py, identity.as_bytes()).into_any(),
+                        r.region.as_deref().into_pyobject(py)?.into_any(),
+                    ],
+                )?)?;
+            }
+            self.settled = recipient.is_some();
+            self.last = Some((index, r.region.as_deref().map(str::to_owned)));
         }
         st.pending.push((key, ts));
         Ok(())
